@@ -1,0 +1,134 @@
+/* vg_counter.h - the platform-neutral generation-counter interface.
+ *
+ * vmgen/_counter.pyx calls only what is declared here, so the same .pyx builds on Linux
+ * (csrc/vg_counter_linux.c) and on Windows (csrc/vg_counter_windows.c). Everything OS-specific
+ * lives behind these functions.
+ *
+ * Threading contract:
+ *   - vg_read, vg_wait, vg_sim_store and vg_hot_word may run without the GIL, from any thread,
+ *     concurrently with each other.
+ *   - vg_close may run concurrently with vg_wait (it is how waiters get woken with VG_CLOSED);
+ *     it never frees memory. vg_free frees everything and must only be called once no other call
+ *     on the counter is in flight (the Cython layer counts in-flight waits under the GIL).
+ *   - vg_wake wakes every current vg_wait with VG_WOKEN (used to stop subscription threads).
+ */
+#ifndef VG_COUNTER_H
+#define VG_COUNTER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Backend ids: also the priority order of vmgen.backends(). */
+enum vg_backend {
+    VG_BACKEND_WINDOWS = 0,
+    VG_BACKEND_VMCLOCK = 1,
+    VG_BACKEND_VMGENID = 2,
+    VG_BACKEND_SIMULATED = 3,
+};
+
+/* Return codes of every function that returns int (unless it says otherwise). */
+enum vg_status {
+    VG_OK = 0,
+    VG_TIMEOUT = 1,      /* vg_wait: the deadline passed with no change */
+    VG_INTERRUPTED = 2,  /* vg_wait: a signal arrived (EINTR / SIGINT event); caller checks signals, retries */
+    VG_CLOSED = 3,       /* the counter was closed (before or during the call) */
+    VG_WOKEN = 4,        /* vg_wait: vg_wake() was called; caller decides whether to wait again */
+    VG_ERROR = -1,       /* see the vg_error filled in by the call */
+};
+
+/* What kind of error; the Cython layer maps it to a Python exception. */
+enum vg_errkind {
+    VG_E_OS = 1,           /* OSError(sys_errno) or OSError(winerror) */
+    VG_E_NOT_FOUND = 2,    /* vmgen.DeviceNotFound */
+    VG_E_NOT_SUPPORTED = 3,/* vmgen.NotSupported */
+    VG_E_PERMISSION = 4,   /* PermissionError */
+    VG_E_INVALID = 5,      /* ValueError: bad page (magic, size, version, flags) or bad argument */
+    VG_E_WEDGED = 6,       /* the seqlock stayed odd/moving past the retry bound: vmgen.VmgenError */
+};
+
+typedef struct vg_error {
+    int kind;              /* enum vg_errkind */
+    int sys_errno;         /* errno, 0 if none */
+    unsigned long winerror;/* GetLastError(), 0 if none (Windows only) */
+    char msg[240];         /* one line, no trailing newline */
+} vg_error;
+
+/* VM_GENCOUNTER: GenerationCount, GenerationCountHigh. */
+typedef struct vg_gen {
+    uint64_t count;
+    uint64_t count_high;
+} vg_gen;
+
+typedef struct vg_counter vg_counter;   /* opaque */
+
+/* Open flags. */
+#define VG_OPEN_CREATE 0x1   /* simulated with a path: create the file (as a fresh page) if missing */
+
+/* Is this backend usable here? VG_OK, or VG_ERROR with err->msg saying why not.
+ * path: as for vg_open (NULL = the backend's default device). Never blocks for long. */
+int vg_probe(int backend, const char *path, vg_error *err);
+
+/* Open a counter. path: simulated = NULL (in-process) or a file holding a VMClock-shaped page;
+ * vmclock = device or file (NULL = /dev/vmclock0); vmgenid = the device's kobject DEVPATH as it
+ * appears in uevents, e.g. "/devices/platform/VMGENCTR:00"; windows = NULL. */
+int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error *err);
+
+/* Exact, fresh read of the current generation. */
+int vg_read(vg_counter *c, vg_gen *out, vg_error *err);
+
+/* Block until the generation differs from *seen (then *out = the new one, VG_OK), or until
+ * deadline_ns on vg_now_ns()'s clock (-1 = no deadline; VG_TIMEOUT), a signal (VG_INTERRUPTED),
+ * vg_wake (VG_WOKEN) or vg_close (VG_CLOSED). Call without the GIL.
+ * interrupt: vg_interrupt_handle() (Windows: the interpreter's SIGINT event; Linux: unused, NULL). */
+int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns, void *interrupt,
+            vg_error *err);
+
+/* The 64-bit word changed() compares a token against: load it with vg_hot_load (one atomic
+ * acquire load, no system call). Valid until vg_free. Its value is opaque: it differs from an
+ * earlier value whenever the generation has changed since. */
+const volatile uint64_t *vg_hot_word(vg_counter *c);
+
+static inline uint64_t vg_hot_load(const volatile uint64_t *w) {
+#if defined(_MSC_VER) && !defined(__clang__)
+    uint64_t v = *w;            /* aligned 64-bit loads are atomic on x64/arm64 */
+    _ReadWriteBarrier();
+    return v;
+#else
+    return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+#endif
+}
+
+/* An fd that becomes readable when the generation may have changed (for asyncio add_reader), or
+ * -1 if this counter has none (then async callers re-check every vg_poll_interval_ns()).
+ * After it turns readable, call vg_drain() before re-checking the generation. */
+int vg_event_fd(vg_counter *c);
+int vg_drain(vg_counter *c);
+/* Re-read interval this backend uses when it has no notification (ns); 0 if it never polls. */
+int64_t vg_poll_interval_ns(vg_counter *c);
+
+/* Simulated only: store a new generation (absolute) or advance count by one (advance != 0),
+ * waking waiters in every process sharing the page. *out = the generation now stored. */
+int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err);
+
+/* Wake current waiters with VG_WOKEN (no state change). Thread-safe. */
+void vg_wake(vg_counter *c);
+/* Mark closed and wake every waiter with VG_CLOSED. Idempotent, thread-safe, frees nothing. */
+void vg_close(vg_counter *c);
+/* Free everything (fds, mappings, listener threads). Only once no call on c is in flight. */
+void vg_free(vg_counter *c);
+
+/* Monotonic clock for deadlines, in ns. */
+int64_t vg_now_ns(void);
+/* What vg_wait's `interrupt` argument should be on this platform (NULL on Linux). */
+void *vg_interrupt_handle(void);
+/* Extra one-line facts about an open counter for `vmgen status` (e.g. "poll() notifications",
+ * "re-read every 5 ms"). Static or counter-owned storage. */
+const char *vg_describe(vg_counter *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VG_COUNTER_H */
