@@ -89,9 +89,10 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
 /* The 64-bit word changed() compares a token against: load it with vg_hot_load (one atomic
  * acquire load, no system call). Valid until vg_free. Its value is opaque: it differs from an
  * earlier value whenever the generation has changed since. */
-const volatile uint64_t *vg_hot_word(vg_counter *c);
+typedef const volatile uint64_t *vg_hot_ptr;
+vg_hot_ptr vg_hot_word(vg_counter *c);
 
-static inline uint64_t vg_hot_load(const volatile uint64_t *w) {
+static inline uint64_t vg_hot_load(vg_hot_ptr w) {
 #if defined(_MSC_VER) && !defined(__clang__)
     uint64_t v = *w;            /* aligned 64-bit loads are atomic on x64/arm64 */
     _ReadWriteBarrier();
@@ -123,10 +124,39 @@ void vg_free(vg_counter *c);
 /* Monotonic clock for deadlines, in ns. */
 int64_t vg_now_ns(void);
 /* What vg_wait's `interrupt` argument should be on this platform (NULL on Linux). */
+/* Call with the GIL held (Windows: the SIGINT event on the main thread, NULL on other threads, which Python
+ * never interrupts; vg_wait resets it before waiting, as time.sleep() does). */
 void *vg_interrupt_handle(void);
 /* Extra one-line facts about an open counter for `vmgen status` (e.g. "poll() notifications",
  * "re-read every 5 ms"). Static or counter-owned storage. */
 const char *vg_describe(vg_counter *c);
+
+/* ---- Asynchronous waits without a thread (added for the Windows backend, issue 6) ----
+ * Windows asyncio's default loop (proactor) has no add_reader, so vg_event_fd() is -1 there. Instead an
+ * async wait starts ONE overlapped event-driven IOCTL and hands back a waitable event handle; the .pyx
+ * passes it to the proactor (loop._proactor.wait_for_handle: an IOCP-posted thread-pool wait, no thread per
+ * wait), then calls vg_async_finish to reap it. Task cancellation calls vg_async_cancel (CancelIoEx + reap).
+ *   vg_async_start:  VG_OK (*op, *event set), VG_CLOSED, or VG_ERROR (VG_E_NOT_SUPPORTED when this counter
+ *                    has no event-driven reads: fall back to re-checking every vg_poll_interval_ns()).
+ *   vg_async_finish: reap (cancelling first if still pending) and free op: VG_OK with *out, VG_CLOSED,
+ *                    VG_WOKEN (it was cancelled), or VG_ERROR.
+ *   vg_async_cancel: cancel + reap + free, result ignored. Every op must end in finish or cancel.
+ * On other platforms these are inline stubs that report VG_E_NOT_SUPPORTED. */
+typedef struct vg_async vg_async;
+#ifdef _WIN32
+int vg_async_start(vg_counter *c, const vg_gen *seen, vg_async **op, void **event, vg_error *err);
+int vg_async_finish(vg_async *op, vg_gen *out, vg_error *err);
+void vg_async_cancel(vg_async *op);
+#else
+static inline int vg_async_start(vg_counter *c, const vg_gen *seen, vg_async **op, void **event, vg_error *err) {
+    (void)c; (void)seen; *op = 0; *event = 0;
+    if (err) { err->kind = VG_E_NOT_SUPPORTED; err->sys_errno = 0; err->winerror = 0;
+               err->msg[0] = 0; }
+    return VG_ERROR;
+}
+static inline int vg_async_finish(vg_async *op, vg_gen *out, vg_error *err) { (void)op; (void)out; (void)err; return VG_ERROR; }
+static inline void vg_async_cancel(vg_async *op) { (void)op; }
+#endif
 
 #ifdef __cplusplus
 }

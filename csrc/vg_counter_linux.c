@@ -1,0 +1,606 @@
+/* vg_counter_linux.c - the Linux side of vg_counter.h: simulated, vmclock and vmgenid backends.
+ *
+ * Every Linux counter keeps its generation in a VMClock-shaped page (vg_vmclock.h):
+ *   simulated  anonymous memory, or a file mapped MAP_SHARED by every process that opens it;
+ *   vmclock    /dev/vmclock0 (or any file holding a page) mapped read-only;
+ *   vmgenid    private memory written by a C listener thread reading NETLINK_KOBJECT_UEVENT.
+ * So one seqlock reader serves all of them, and changed() is one load of a word in that page.
+ *
+ * Blocking waits: pages vmgen writes itself (simulated, vmgenid) are waited on with futex_waitv
+ * over the page's seq_count (shared futex: wakes cross processes) plus a private per-counter word
+ * that close()/wake() bump, so no wake-up is lost between the check and the sleep. vmclock waits
+ * poll() the device where it notifies, else re-read the page every VG_REREAD_NS.
+ */
+#define _GNU_SOURCE
+#include "vg_counter.h"
+#include "vg_vmclock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VG_REREAD_NS (5 * 1000000LL)        /* vmclock without notifications: re-read every 5 ms */
+#define VG_SLICE_NS (50 * 1000000LL)        /* longest sleep before re-checking close/wake flags */
+#define VG_SEQ_SPINS 1024                   /* AWS-LC's bound on tight seqlock retries ... */
+#define VG_SEQ_DEADLINE_NS (100 * 1000000LL)/* ... then yield until this (the kernel's read() uses 100 ms) */
+#define VG_UEVENT_BUF 8192
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#define VG_FUTEX2_SIZE_U32 0x02
+#define VG_FUTEX2_PRIVATE 128
+
+struct vg_futex_waitv { uint64_t val, uaddr; uint32_t flags, reserved; };
+
+enum wait_kind { WAIT_FUTEX, WAIT_POLL_DEVICE, WAIT_REREAD };
+
+struct vg_counter {
+    int backend;
+    volatile vg_vmclock_page *page;
+    size_t map_len;           /* 0: page is heap memory (vmgenid) */
+    int ext;                  /* page carries vmgen's extension words */
+    int writable;             /* simulated: may store */
+    const volatile uint64_t *hot;
+    enum wait_kind wait_kind;
+    int file_fd;              /* the mapped file/device, -1 if none */
+    char *path;               /* vmclock device path (poll waits reopen it) */
+    int event_fd;             /* vg_event_fd: eventfd / inotify / device fd / -1 */
+    int event_is_inotify, event_is_device;
+    uint32_t wake_word;       /* private futex: bumped by close and wake */
+    int closed;
+    int close_fd;             /* eventfd readable once closed (for poll() waits) */
+    /* vmgenid listener */
+    int nl_fd, stop_fd, thread_started;
+    pthread_t thread;
+    char *devpath;
+    char desc[160];
+};
+
+/* ---------- small helpers ---------- */
+
+static int fail(vg_error *err, int kind, int e, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->kind = kind;
+        err->sys_errno = e;
+        err->winerror = 0;
+    }
+    return VG_ERROR;
+}
+
+static int fail_errno(vg_error *err, int e, const char *what, const char *path) {
+    int kind = VG_E_OS;
+    const char *hint = "";
+    if (e == ENOENT || e == ENODEV || e == ENXIO) kind = VG_E_NOT_FOUND;
+    else if (e == EACCES || e == EPERM) {
+        kind = VG_E_PERMISSION;
+        hint = " (needs read access: run as root or grant it with a udev rule)";
+    }
+    return fail(err, kind, e, "%s %s: %s%s", what, path ? path : "", strerror(e), hint);
+}
+
+int64_t vg_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void *vg_interrupt_handle(void) { return NULL; }
+
+static void ns_to_timespec(int64_t ns, struct timespec *ts) {
+    ts->tv_sec = ns / 1000000000LL;
+    ts->tv_nsec = ns % 1000000000LL;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static void futex_wake_all(volatile void *addr, int private_) {
+    syscall(SYS_futex, addr, FUTEX_WAKE | (private_ ? FUTEX_PRIVATE_FLAG : 0), INT_MAX, NULL, NULL, 0);
+}
+
+static void efd_signal(int fd) {
+    uint64_t one = 1;
+    if (fd >= 0) (void)!write(fd, &one, sizeof one);
+}
+
+/* ---------- the seqlock reader, with bounds ---------- */
+
+static int page_read(vg_counter *c, vg_page_snapshot *snap, vg_error *err) {
+    int64_t deadline = 0;
+    for (unsigned i = 0;; i++) {
+        if (vg_page_try_read(c->page, c->ext, snap))
+            return VG_OK;
+        if (i < VG_SEQ_SPINS) { cpu_relax(); continue; }
+        int64_t now = vg_now_ns();
+        if (!deadline) deadline = now + VG_SEQ_DEADLINE_NS;
+        else if (now > deadline)
+            return fail(err, VG_E_WEDGED, EAGAIN,
+                        "VMClock seqlock never settled (seq_count=0x%x for %lld ms): the page's writer is wedged",
+                        (unsigned)VG_LOAD(&c->page->seq_count), (long long)(VG_SEQ_DEADLINE_NS / 1000000));
+        sched_yield();
+    }
+}
+
+static void snap_to_gen(const vg_page_snapshot *s, vg_gen *g) {
+    g->count = s->count;
+    g->count_high = s->count_high;
+}
+
+/* ---------- opening each backend ---------- */
+
+static vg_counter *counter_new(int backend) {
+    vg_counter *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->backend = backend;
+    c->file_fd = c->event_fd = c->close_fd = c->nl_fd = c->stop_fd = -1;
+    return c;
+}
+
+static int map_anon_page(vg_counter *c, vg_error *err) {
+    void *p = mmap(NULL, VG_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return fail_errno(err, errno, "mmap", "anonymous page");
+    c->page = p;
+    c->map_len = VG_PAGE_SIZE;
+    vg_page_init(p, 0);
+    c->ext = 1;
+    c->writable = 1;
+    return VG_OK;
+}
+
+/* Create (if asked and missing) and map a simulated-counter file. Creation happens under flock so
+ * two processes racing to create the same file agree on one page. */
+static int open_sim_file(vg_counter *c, const char *path, int flags, vg_error *err) {
+    int fd = open(path, O_RDWR | O_CLOEXEC | ((flags & VG_OPEN_CREATE) ? O_CREAT : 0), 0666);
+    c->writable = 1;
+    if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);   /* still useful: read and wait, not store */
+        c->writable = 0;
+    }
+    if (fd < 0) return fail_errno(err, errno, "cannot open simulated counter", path);
+    c->file_fd = fd;
+    struct stat st;
+    if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) return fail_errno(err, errno, "cannot lock", path);
+    if (!S_ISREG(st.st_mode)) {
+        flock(fd, LOCK_UN);
+        return fail(err, VG_E_INVALID, 0, "%s: a simulated counter must be a regular file", path);
+    }
+    if (st.st_size == 0 && c->writable) {
+        vg_vmclock_page fresh;
+        static const char zeros[VG_PAGE_SIZE];
+        vg_page_init(&fresh, 0);
+        if (pwrite(fd, zeros, sizeof zeros, 0) != (ssize_t)sizeof zeros ||
+            pwrite(fd, &fresh, sizeof fresh, 0) != (ssize_t)sizeof fresh) {
+            int e = errno;
+            flock(fd, LOCK_UN);
+            return fail_errno(err, e ? e : EIO, "cannot initialise", path);
+        }
+        st.st_size = VG_PAGE_SIZE;
+    }
+    flock(fd, LOCK_UN);
+    if (st.st_size < (off_t)VG_PAGE_SIZE)
+        return fail(err, VG_E_INVALID, 0, "%s: %lld bytes; a simulated counter file is one %u-byte page",
+                    path, (long long)st.st_size, VG_PAGE_SIZE);
+    void *p = mmap(NULL, VG_PAGE_SIZE, PROT_READ | (c->writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return fail_errno(err, errno, "cannot mmap", path);
+    c->page = p;
+    c->map_len = VG_PAGE_SIZE;
+    c->ext = 1;
+    const char *why = vg_page_check(c->page, 1);
+    if (why) return fail(err, VG_E_INVALID, 0, "%s: %s", path, why);
+    /* Other processes' stores touch the file's mtime (see vg_sim_store): inotify sees those. */
+    c->event_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (c->event_fd < 0) return fail_errno(err, errno, "inotify_init1", path);
+    c->event_is_inotify = 1;
+    if (inotify_add_watch(c->event_fd, path, IN_ATTRIB | IN_MODIFY) < 0)
+        return fail_errno(err, errno, "inotify_add_watch", path);
+    return VG_OK;
+}
+
+static int open_simulated(vg_counter *c, const char *path, int flags, vg_error *err) {
+    int rc;
+    if (path && *path) {
+        rc = open_sim_file(c, path, flags, err);
+        snprintf(c->desc, sizeof c->desc, "file %s shared by processes (futex waits, inotify for asyncio)%s",
+                 path, c->writable ? "" : ", read-only");
+    } else {
+        rc = map_anon_page(c, err);
+        if (rc == VG_OK && (c->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+            rc = fail_errno(err, errno, "eventfd", "");
+        snprintf(c->desc, sizeof c->desc, "in-process (futex waits)");
+    }
+    c->wait_kind = WAIT_FUTEX;
+    c->hot = &c->page->vg_changes;
+    return rc;
+}
+
+/* Validate a vmclock page file/device and map it read-only. */
+static int open_vmclock(vg_counter *c, const char *path, vg_error *err) {
+    if (!path || !*path) path = "/dev/vmclock0";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail_errno(err, errno, "cannot open", path);
+    c->file_fd = fd;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return fail_errno(err, errno, "cannot stat", path);
+    if (S_ISREG(st.st_mode) && st.st_size < (off_t)VMCLOCK_ABI_SIZE)
+        return fail(err, VG_E_INVALID, 0, "%s: %lld bytes is too small for a VMClock page (needs %u)", path,
+                    (long long)st.st_size, VMCLOCK_ABI_SIZE);
+    void *p = mmap(NULL, VG_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return fail_errno(err, errno, "cannot mmap", path);
+    c->page = p;
+    c->map_len = VG_PAGE_SIZE;
+    c->ext = 0;
+    const char *why = vg_page_check(c->page, 0);
+    if (why) return fail(err, VG_E_INVALID, 0, "%s: %s", path, why);
+    c->hot = &c->page->vm_generation_counter;
+    c->path = strdup(path);
+    if (!c->path) return fail(err, VG_E_OS, ENOMEM, "out of memory");
+    /* poll() only means something on the device: a regular file is always "readable". */
+    if (S_ISCHR(st.st_mode) && (VG_LOAD(&c->page->flags) & VMCLOCK_FLAG_NOTIFICATION_PRESENT)) {
+        c->wait_kind = WAIT_POLL_DEVICE;
+        c->event_fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (c->event_fd < 0) return fail_errno(err, errno, "cannot open", path);
+        c->event_is_device = 1;
+        snprintf(c->desc, sizeof c->desc, "%s, poll() notifications", path);
+    } else {
+        c->wait_kind = WAIT_REREAD;
+        snprintf(c->desc, sizeof c->desc, "%s, no notifications: re-read every %lld ms", path,
+                 (long long)(VG_REREAD_NS / 1000000));
+    }
+    return VG_OK;
+}
+
+/* ---------- vmgenid: the uevent listener ---------- */
+
+/* A change: bump count (= changes this process has observed) under the seqlock, wake everyone. */
+static void vmgenid_bump(vg_counter *c) {
+    uint32_t seq;
+    while (!vg_page_try_lock(c->page, &seq)) cpu_relax();   /* only this thread writes */
+    vg_page_store_unlock(c->page, seq, VG_LOAD(&c->page->vm_generation_counter) + 1u, 0);
+    futex_wake_all(&c->page->seq_count, 0);
+    efd_signal(c->event_fd);
+}
+
+/* Does this uevent datagram say "change" for our device? Format: "action@devpath\0KEY=VAL\0...". */
+static int uevent_matches(const char *buf, size_t n, const char *devpath) {
+    int is_change = 0, is_ours = 0;
+    size_t i = 0;
+    if (n >= 8 && memcmp(buf, "libudev", 8) == 0) return 0;   /* udev's re-broadcast, not the kernel */
+    while (i < n) {
+        const char *s = buf + i;
+        size_t len = strnlen(s, n - i);
+        if (len == 13 && memcmp(s, "ACTION=change", 13) == 0) is_change = 1;
+        if (len > 8 && memcmp(s, "DEVPATH=", 8) == 0 && strlen(devpath) == len - 8 &&
+            memcmp(s + 8, devpath, len - 8) == 0)
+            is_ours = 1;
+        i += len + 1;
+    }
+    return is_change && is_ours;
+}
+
+static void *vmgenid_listener(void *arg) {
+    vg_counter *c = arg;
+    char *msg = malloc(VG_UEVENT_BUF);
+    struct pollfd pf[2] = {{c->nl_fd, POLLIN, 0}, {c->stop_fd, POLLIN, 0}};
+    for (;;) {
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (pf[1].revents) break;
+        for (;;) {
+            struct sockaddr_nl from;
+            struct iovec iov = {msg, VG_UEVENT_BUF - 1};
+            struct msghdr mh = {0};
+            mh.msg_name = &from;
+            mh.msg_namelen = sizeof from;
+            mh.msg_iov = &iov;
+            mh.msg_iovlen = 1;
+            ssize_t n = msg ? recvmsg(c->nl_fd, &mh, MSG_DONTWAIT) : -1;
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == ENOBUFS) { vmgenid_bump(c); continue; }   /* events lost: assume a change */
+                break;                                                 /* EAGAIN: drained */
+            }
+            if (from.nl_pid != 0 || (mh.msg_flags & MSG_TRUNC)) continue;  /* only whole kernel messages */
+            msg[n] = 0;
+            if (uevent_matches(msg, (size_t)n, c->devpath)) vmgenid_bump(c);
+        }
+    }
+    free(msg);
+    return NULL;
+}
+
+static int uevent_socket(vg_error *err) {
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+    if (fd < 0) return fail_errno(err, errno, "socket(NETLINK_KOBJECT_UEVENT)", ""), -1;
+    struct sockaddr_nl sa = {0};
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = 1;   /* the kernel's uevent multicast group */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        return fail_errno(err, e, "bind(NETLINK_KOBJECT_UEVENT)", ""), -1;
+    }
+    int sz = 1 << 20;   /* a burst of unrelated uevents should not overflow us (ENOBUFS = change) */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    return fd;
+}
+
+static int open_vmgenid(vg_counter *c, const char *devpath, vg_error *err) {
+    if (!devpath || devpath[0] != '/')
+        return fail(err, VG_E_INVALID, 0, "vmgenid needs the device's DEVPATH (e.g. /devices/platform/VMGENCTR:00)");
+    void *page = aligned_alloc(64, sizeof(vg_vmclock_page));
+    if (!page || !(c->devpath = strdup(devpath))) {
+        free(page);
+        return fail(err, VG_E_OS, ENOMEM, "out of memory");
+    }
+    c->page = page;
+    c->map_len = 0;
+    vg_page_init(page, 0);
+    c->ext = 1;
+    c->hot = &c->page->vg_changes;
+    c->wait_kind = WAIT_FUTEX;
+    if ((c->nl_fd = uevent_socket(err)) < 0) return VG_ERROR;
+    if ((c->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 || (c->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        return fail_errno(err, errno, "eventfd", "");
+    /* The listener must never take the process's signals (SIGINT belongs to Python's main thread). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&c->thread, NULL, vmgenid_listener, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e) return fail_errno(err, e, "pthread_create", "(vmgenid listener)");
+    c->thread_started = 1;
+    snprintf(c->desc, sizeof c->desc, "uevents for %s (count = changes seen by this process)", devpath);
+    return VG_OK;
+}
+
+/* ---------- the interface ---------- */
+
+int vg_probe(int backend, const char *path, vg_error *err) {
+    vg_counter *c = NULL;
+    if (backend == VG_BACKEND_WINDOWS)
+        return fail(err, VG_E_NOT_SUPPORTED, 0, "only on Windows");
+    if (backend == VG_BACKEND_VMGENID) {   /* a listener thread just to probe is wasteful: check the socket */
+        int fd = uevent_socket(err);
+        if (fd < 0) return VG_ERROR;
+        close(fd);
+        return VG_OK;
+    }
+    int rc = vg_open(backend, path, 0, &c, err);
+    if (c) vg_free(c);
+    return rc;
+}
+
+int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error *err) {
+    *out = NULL;
+    vg_counter *c = counter_new(backend);
+    if (!c) return fail(err, VG_E_OS, ENOMEM, "out of memory");
+    int rc;
+    switch (backend) {
+    case VG_BACKEND_SIMULATED: rc = open_simulated(c, path, flags, err); break;
+    case VG_BACKEND_VMCLOCK: rc = open_vmclock(c, path, err); break;
+    case VG_BACKEND_VMGENID: rc = open_vmgenid(c, path, err); break;
+    case VG_BACKEND_WINDOWS: rc = fail(err, VG_E_NOT_SUPPORTED, 0, "the windows backend exists only on Windows"); break;
+    default: rc = fail(err, VG_E_INVALID, 0, "unknown backend %d", backend);
+    }
+    if (rc == VG_OK && (c->close_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        rc = fail_errno(err, errno, "eventfd", "");
+    if (rc != VG_OK) {
+        vg_free(c);
+        return rc;
+    }
+    *out = c;
+    return VG_OK;
+}
+
+int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    vg_page_snapshot s;
+    int rc = page_read(c, &s, err);
+    if (rc == VG_OK) snap_to_gen(&s, out);
+    return rc;
+}
+
+/* Sleep on the page's seq_count (shared futex) and our wake_word (private) until either moves,
+ * the deadline or a signal. Returns VG_OK (re-check), VG_TIMEOUT or VG_INTERRUPTED. */
+static int futex_sleep(vg_counter *c, uint32_t seq, uint32_t wake, int64_t deadline) {
+    struct vg_futex_waitv w[2] = {
+        {seq, (uint64_t)(uintptr_t)&c->page->seq_count, VG_FUTEX2_SIZE_U32, 0},
+        {wake, (uint64_t)(uintptr_t)&c->wake_word, VG_FUTEX2_SIZE_U32 | VG_FUTEX2_PRIVATE, 0},
+    };
+    struct timespec ts, *tsp = NULL;
+    if (deadline >= 0) {
+        ns_to_timespec(deadline, &ts);
+        tsp = &ts;
+    }
+    static int no_waitv;
+    if (!__atomic_load_n(&no_waitv, __ATOMIC_RELAXED)) {
+        long r = syscall(SYS_futex_waitv, w, 2, 0, tsp, CLOCK_MONOTONIC);
+        if (r >= 0 || errno == EAGAIN) return VG_OK;
+        if (errno == ETIMEDOUT) return VG_TIMEOUT;
+        if (errno == EINTR) return VG_INTERRUPTED;
+        if (errno != ENOSYS) return VG_OK;   /* unexpected: re-check rather than fail a wait */
+        __atomic_store_n(&no_waitv, 1, __ATOMIC_RELAXED);
+    }
+    /* Before 5.16: sleep on seq_count alone, in slices, so close/wake are seen within VG_SLICE_NS. */
+    int64_t now = vg_now_ns(), until = now + VG_SLICE_NS;
+    if (deadline >= 0 && deadline < until) until = deadline;
+    if (until <= now) return VG_TIMEOUT;
+    ns_to_timespec(until - now, &ts);
+    if (syscall(SYS_futex, &c->page->seq_count, FUTEX_WAIT, seq, &ts, NULL, 0) != 0 && errno == EINTR)
+        return VG_INTERRUPTED;
+    return VG_OK;
+}
+
+/* poll() on fds plus our close eventfd, bounded by the deadline and VG_SLICE_NS. */
+static int poll_sleep(vg_counter *c, int fd, int64_t max_ns, int64_t deadline) {
+    struct pollfd pf[2] = {{c->close_fd, POLLIN, 0}, {fd, POLLIN, 0}};
+    int64_t now = vg_now_ns(), until = now + max_ns;
+    if (deadline >= 0 && deadline < until) until = deadline;
+    if (until <= now) return VG_TIMEOUT;
+    struct timespec ts;
+    ns_to_timespec(until - now, &ts);
+    int r = ppoll(pf, fd >= 0 ? 2 : 1, &ts, NULL);
+    if (r < 0 && errno == EINTR) return VG_INTERRUPTED;
+    if (fd >= 0 && (pf[1].revents & POLLIN)) {
+        char tmp[VMCLOCK_ABI_SIZE];
+        (void)!read(fd, tmp, sizeof tmp);   /* tells the driver this fd has seen the current seq_count */
+    }
+    return VG_OK;
+}
+
+int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns, void *interrupt,
+            vg_error *err) {
+    (void)interrupt;
+    int devfd = -1, rc = VG_OK;
+    if (c->wait_kind == WAIT_POLL_DEVICE) {
+        /* Each wait gets its own fd: the driver's "last seen seq" is per fd, and a shared fd would
+         * let one waiter's read() swallow another waiter's wake-up. */
+        devfd = open(c->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (devfd < 0) return fail_errno(err, errno, "cannot open", c->path);
+        char tmp[VMCLOCK_ABI_SIZE];
+        (void)!read(devfd, tmp, sizeof tmp);
+    }
+    for (;;) {
+        uint32_t wake = __atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_CLOSED; break; }
+        uint32_t seq = __atomic_load_n(&c->page->seq_count, __ATOMIC_ACQUIRE);
+        vg_page_snapshot s;
+        if ((rc = page_read(c, &s, err)) != VG_OK) break;
+        if (s.count != seen->count || s.count_high != seen->count_high) {
+            snap_to_gen(&s, out);
+            rc = VG_OK;
+            break;
+        }
+        if (c->wait_kind == WAIT_FUTEX) rc = futex_sleep(c, seq, wake, deadline_ns);
+        else if (c->wait_kind == WAIT_POLL_DEVICE) rc = poll_sleep(c, devfd, VG_SLICE_NS, deadline_ns);
+        else rc = poll_sleep(c, -1, VG_REREAD_NS, deadline_ns);
+        if (rc == VG_INTERRUPTED) break;
+        if (__atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE) != wake &&
+            !__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_WOKEN; break; }
+        if (rc == VG_TIMEOUT) {   /* one last look: a change right at the deadline still counts */
+            if ((rc = page_read(c, &s, err)) != VG_OK) break;
+            if (s.count != seen->count || s.count_high != seen->count_high) {
+                snap_to_gen(&s, out);
+                rc = VG_OK;
+            } else rc = __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE) ? VG_CLOSED : VG_TIMEOUT;
+            break;
+        }
+    }
+    if (devfd >= 0) close(devfd);
+    return rc;
+}
+
+vg_hot_ptr vg_hot_word(vg_counter *c) { return c->hot; }
+
+int vg_event_fd(vg_counter *c) { return c->event_fd; }
+
+int vg_drain(vg_counter *c) {
+    char buf[4096];
+    if (c->event_fd < 0) return VG_OK;
+    if (c->event_is_device) {
+        (void)!read(c->event_fd, buf, VMCLOCK_ABI_SIZE);
+        return VG_OK;
+    }
+    while (read(c->event_fd, buf, c->event_is_inotify ? sizeof buf : 8) > 0) {}
+    return VG_OK;
+}
+
+int64_t vg_poll_interval_ns(vg_counter *c) { return c->wait_kind == WAIT_REREAD ? VG_REREAD_NS : 0; }
+
+int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err) {
+    if (c->backend != VG_BACKEND_SIMULATED)
+        return fail(err, VG_E_NOT_SUPPORTED, 0, "only a simulated counter can be advanced or set");
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    if (!c->writable)
+        return fail(err, VG_E_PERMISSION, EACCES, "this simulated counter file is read-only for this process");
+    uint32_t seq;
+    int64_t deadline = 0;
+    for (unsigned i = 0; !vg_page_try_lock(c->page, &seq); i++) {   /* another writer holds it */
+        if (i < VG_SEQ_SPINS) { cpu_relax(); continue; }
+        int64_t now = vg_now_ns();
+        if (!deadline) deadline = now + VG_SEQ_DEADLINE_NS;
+        else if (now > deadline)
+            return fail(err, VG_E_WEDGED, EAGAIN, "simulated counter page is locked (seq_count=0x%x): a writer died mid-update?",
+                        (unsigned)VG_LOAD(&c->page->seq_count));
+        sched_yield();
+    }
+    vg_gen g;
+    if (advance) {
+        g.count = VG_LOAD(&c->page->vm_generation_counter) + 1u;
+        g.count_high = VG_LOAD(&c->page->vg_count_high) + (g.count == 0);   /* carry: 128-bit advance */
+    } else g = *value;
+    int changed = vg_page_store_unlock(c->page, seq, g.count, g.count_high);
+    if (changed) {
+        futex_wake_all(&c->page->seq_count, 0);
+        if (c->file_fd >= 0) futimens(c->file_fd, NULL);   /* inotify: wakes asyncio waiters everywhere */
+        else efd_signal(c->event_fd);
+    }
+    *out = g;
+    return VG_OK;
+}
+
+static void bump_wake(vg_counter *c) {
+    __atomic_fetch_add(&c->wake_word, 1u, __ATOMIC_RELEASE);
+    futex_wake_all(&c->wake_word, 1);
+}
+
+void vg_wake(vg_counter *c) { bump_wake(c); }
+
+void vg_close(vg_counter *c) {
+    if (__atomic_exchange_n(&c->closed, 1, __ATOMIC_ACQ_REL)) return;
+    bump_wake(c);
+    efd_signal(c->close_fd);   /* stays readable: poll() waiters see it now and forever */
+    efd_signal(c->event_fd >= 0 && !c->event_is_inotify && !c->event_is_device ? c->event_fd : -1);
+}
+
+void vg_free(vg_counter *c) {
+    if (!c) return;
+    if (c->thread_started) {
+        efd_signal(c->stop_fd);
+        pthread_join(c->thread, NULL);
+    }
+    int fds[] = {c->nl_fd, c->stop_fd, c->event_fd, c->close_fd, c->file_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    if (c->page) {
+        if (c->map_len) munmap((void *)c->page, c->map_len);
+        else free((void *)c->page);
+    }
+    free(c->path);
+    free(c->devpath);
+    free(c);
+}
+
+const char *vg_describe(vg_counter *c) { return c->desc; }

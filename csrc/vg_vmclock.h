@@ -1,0 +1,138 @@
+/* vg_vmclock.h - the VMClock page (include/uapi/linux/vmclock-abi.h) and its seqlock, in portable C.
+ *
+ * Shared by every backend that keeps its generation in such a page: the real vmclock device,
+ * the simulated counter (in memory or in a file shared by processes) and the vmgenid listener's
+ * private page. One reader, one writer, no OS headers (Windows builds it too).
+ *
+ * Bytes 112.. of the page are vmgen's own extension, used only by pages vmgen writes itself
+ * (simulated, vmgenid): GenerationCountHigh, a change sequence for the hot path, and a marker.
+ */
+#ifndef VG_VMCLOCK_H
+#define VG_VMCLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define VG_PAGE_SIZE 4096u
+#define VMCLOCK_MAGIC 0x4b4c4356u            /* "VCLK" */
+#define VMCLOCK_VERSION 1u
+#define VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT (1ull << 8)
+#define VMCLOCK_FLAG_NOTIFICATION_PRESENT (1ull << 9)
+#define VG_EXT_MAGIC 0x4d534756u             /* "VGSM": page written by vmgen */
+
+/* Little-endian layout, x86_64/aarch64 natural alignment; offsets checked below. */
+typedef struct vg_vmclock_page {
+    uint32_t magic;                 /* 0 */
+    uint32_t size;                  /* 4 */
+    uint16_t version;               /* 8 */
+    uint8_t counter_id;             /* 10 */
+    uint8_t time_type;              /* 11 */
+    uint32_t seq_count;             /* 12: odd = update in progress */
+    uint64_t disruption_marker;     /* 16 */
+    uint64_t flags;                 /* 24 */
+    uint8_t pad[2], clock_status, leap_second_smearing_hint; /* 32 */
+    int16_t tai_offset_sec;         /* 36 */
+    uint8_t leap_indicator, counter_period_shift;             /* 38 */
+    uint64_t counter_value;         /* 40 */
+    uint64_t counter_period_frac_sec;                    /* 48 */
+    uint64_t counter_period_esterror_rate_frac_sec;      /* 56 */
+    uint64_t counter_period_maxerror_rate_frac_sec;      /* 64 */
+    uint64_t time_sec, time_frac_sec, time_esterror_nanosec, time_maxerror_nanosec; /* 72..96 */
+    uint64_t vm_generation_counter; /* 104 */
+    /* --- vmgen extension (not part of the kernel ABI) --- */
+    uint64_t vg_count_high;         /* 112: GenerationCountHigh */
+    uint64_t vg_changes;            /* 120: bumped on every change; the hot-path word */
+    uint32_t vg_magic;              /* 128: VG_EXT_MAGIC */
+    uint32_t vg_reserved;           /* 132 */
+} vg_vmclock_page;
+
+#define VMCLOCK_ABI_SIZE 112u       /* sizeof(struct vmclock_abi) */
+
+_Static_assert(offsetof(vg_vmclock_page, seq_count) == 12, "seq_count");
+_Static_assert(offsetof(vg_vmclock_page, flags) == 24, "flags");
+_Static_assert(offsetof(vg_vmclock_page, counter_value) == 40, "counter_value");
+_Static_assert(offsetof(vg_vmclock_page, time_sec) == 72, "time_sec");
+_Static_assert(offsetof(vg_vmclock_page, vm_generation_counter) == 104, "vm_generation_counter");
+_Static_assert(offsetof(vg_vmclock_page, vg_count_high) == VMCLOCK_ABI_SIZE, "extension");
+_Static_assert(sizeof(vg_vmclock_page) == 136, "page struct");
+
+#define VG_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define VG_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/* Check a page before trusting it. Returns NULL if fine, else why not (static string).
+ * need_ext: the page must carry vmgen's extension (simulated files). */
+static inline const char *vg_page_check(const volatile vg_vmclock_page *p, int need_ext) {
+    if (VG_LOAD(&p->magic) != VMCLOCK_MAGIC)
+        return "bad magic (not a VMClock page)";
+    uint32_t size = VG_LOAD(&p->size);
+    if (size < VMCLOCK_ABI_SIZE || size > VG_PAGE_SIZE)
+        return "bad size (must cover vm_generation_counter and fit in one page)";
+    if (VG_LOAD(&p->version) != VMCLOCK_VERSION)
+        return "unsupported version (expected 1)";
+    if (!(VG_LOAD(&p->flags) & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT))
+        return "VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT is not set (the hypervisor does not provide a generation counter)";
+    if (need_ext && (size < sizeof(vg_vmclock_page) || VG_LOAD(&p->vg_magic) != VG_EXT_MAGIC))
+        return "not a vmgen simulated-counter page (missing VGSM extension)";
+    return NULL;
+}
+
+/* Lay out a fresh page (not yet visible to other readers). */
+static inline void vg_page_init(vg_vmclock_page *p, uint64_t extra_flags) {
+    memset((void *)p, 0, sizeof *p);
+    p->size = VG_PAGE_SIZE;
+    p->version = VMCLOCK_VERSION;
+    p->flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT | extra_flags;
+    p->vg_magic = VG_EXT_MAGIC;
+    __atomic_store_n(&p->magic, VMCLOCK_MAGIC, __ATOMIC_RELEASE);  /* magic last: page complete */
+}
+
+typedef struct vg_page_snapshot {
+    uint64_t count, count_high, changes;
+    uint32_t seq;
+} vg_page_snapshot;
+
+/* One seqlock read attempt: 1 = consistent snapshot in *out, 0 = retry (odd or moved).
+ * ext: also read the extension words (else count_high = 0, changes = count). */
+static inline int vg_page_try_read(const volatile vg_vmclock_page *p, int ext, vg_page_snapshot *out) {
+    uint32_t s1 = __atomic_load_n(&p->seq_count, __ATOMIC_ACQUIRE);
+    if (s1 & 1u)
+        return 0;
+    out->count = VG_LOAD(&p->vm_generation_counter);
+    out->count_high = ext ? VG_LOAD(&p->vg_count_high) : 0;
+    out->changes = ext ? VG_LOAD(&p->vg_changes) : out->count;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);   /* field loads complete before the re-check */
+    uint32_t s2 = VG_LOAD(&p->seq_count);
+    out->seq = s1;
+    return s1 == s2;
+}
+
+/* Writer side (pages vmgen owns). Take the seqlock by moving seq_count even -> odd with a CAS, so
+ * writers in several processes serialise on the page itself. 1 = taken (*seq = the odd value),
+ * 0 = someone else holds it (retry). */
+static inline int vg_page_try_lock(volatile vg_vmclock_page *p, uint32_t *seq) {
+    uint32_t s = VG_LOAD(&p->seq_count);
+    if (s & 1u)
+        return 0;
+    if (!__atomic_compare_exchange_n(&p->seq_count, &s, s + 1u, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return 0;
+    __atomic_thread_fence(__ATOMIC_RELEASE);   /* odd seq visible before any field store */
+    *seq = s + 1u;
+    return 1;
+}
+
+/* Store the generation under a held lock and release it. Returns 1 if the value changed. */
+static inline int vg_page_store_unlock(volatile vg_vmclock_page *p, uint32_t seq, uint64_t count,
+                                       uint64_t count_high) {
+    int changed = VG_LOAD(&p->vm_generation_counter) != count || VG_LOAD(&p->vg_count_high) != count_high;
+    if (changed) {
+        VG_STORE(&p->vm_generation_counter, count);
+        VG_STORE(&p->vg_count_high, count_high);
+        /* The hot-path word last, with release: whoever sees it move also sees the new value. */
+        __atomic_store_n(&p->vg_changes, VG_LOAD(&p->vg_changes) + 1u, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&p->seq_count, seq + 1u, __ATOMIC_RELEASE);
+    return changed;
+}
+
+#endif /* VG_VMCLOCK_H */

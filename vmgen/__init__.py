@@ -1,0 +1,44 @@
+"""vmgen: notice VM "time travel" (snapshot restore, clone) and work with Hyper-V extensible-switch buffers.
+
+Two halves under one package:
+  * generation counters: ``vmgen.open()`` over Windows, VMClock, vmgenid and a simulated source;
+  * zero-copy views over switch buffers: ``NicSaveState``, ``FeatureSettings``, ``PortPropertyParameters``, ...
+
+``VMGEN_PURE=1`` in the environment (or a missing C extension, with a warning) selects the pure-Python
+reference implementation of the views, ``vmgen._reference``.
+"""
+from __future__ import annotations
+
+from .errors import (
+    BufferTooShort,
+    CounterClosed,
+    DeviceNotFound,
+    GenerationChanged,
+    LayoutError,
+    MofError,
+    NotSupported,
+    VmgenError,
+)
+from .versions import decode_version, encode_version
+from .views import (
+    IMPLEMENTATION,
+    FeatureSettings,
+    NicSaveState,
+    PortPropertyParameters,
+    PropertyCustom,
+    SwitchPropertyParameters,
+)
+
+__version__ = "0.1.0"
+
+# --- generation counter (vmgen.counter) ---
+from .counter import BackendInfo, Counter, Generation, Subscription, backends, open  # noqa: A001 (the API's name)
+
+__all__ = [
+    "open", "backends", "BackendInfo", "Generation", "Counter", "Subscription",
+    "BufferTooShort", "CounterClosed", "DeviceNotFound", "GenerationChanged", "LayoutError", "MofError",
+    "NotSupported", "VmgenError",
+    "decode_version", "encode_version",
+    "IMPLEMENTATION", "FeatureSettings", "NicSaveState", "PortPropertyParameters", "PropertyCustom",
+    "SwitchPropertyParameters",
+]

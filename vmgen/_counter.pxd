@@ -1,0 +1,68 @@
+# Cython declarations of csrc/vg_counter.h, the platform-neutral generation-counter interface.
+from libc.stdint cimport uint64_t, int64_t
+
+cdef extern from "vg_counter.h" nogil:
+    enum:
+        VG_BACKEND_WINDOWS
+        VG_BACKEND_VMCLOCK
+        VG_BACKEND_VMGENID
+        VG_BACKEND_SIMULATED
+    enum:
+        VG_OK
+        VG_TIMEOUT
+        VG_INTERRUPTED
+        VG_CLOSED
+        VG_WOKEN
+        VG_ERROR
+    enum:
+        VG_E_OS
+        VG_E_NOT_FOUND
+        VG_E_NOT_SUPPORTED
+        VG_E_PERMISSION
+        VG_E_INVALID
+        VG_E_WEDGED
+    enum:
+        VG_OPEN_CREATE
+
+    ctypedef struct vg_error:
+        int kind
+        int sys_errno
+        unsigned long winerror
+        char msg[240]
+
+    ctypedef struct vg_gen:
+        uint64_t count
+        uint64_t count_high
+
+    ctypedef struct vg_counter:
+        pass
+
+    ctypedef void *vg_hot_ptr  # really const volatile uint64_t *; only vg_hot_load reads it
+
+    int vg_probe(int backend, const char *path, vg_error *err)
+    int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error *err)
+    int vg_read(vg_counter *c, vg_gen *out, vg_error *err)
+    int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns, void *interrupt,
+                vg_error *err)
+    vg_hot_ptr vg_hot_word(vg_counter *c)
+    uint64_t vg_hot_load(vg_hot_ptr w)
+    int vg_event_fd(vg_counter *c)
+    int vg_drain(vg_counter *c)
+    int64_t vg_poll_interval_ns(vg_counter *c)
+    int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err)
+    void vg_wake(vg_counter *c)
+    void vg_close(vg_counter *c)
+    void vg_free(vg_counter *c)
+    int64_t vg_now_ns()
+    void *vg_interrupt_handle()
+    const char *vg_describe(vg_counter *c)
+
+
+cdef class CounterBase:
+    cdef vg_counter *_c
+    cdef vg_hot_ptr _hot      # NULL once closed: changed()/token() then raise CounterClosed
+    cdef int _busy            # calls in flight without the GIL, plus asyncio watchers holding the fds
+    cdef bint _closed
+    cdef void *_interrupt
+    cdef int _enter(self) except -1
+    cdef void _leave(self)
