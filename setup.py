@@ -1,0 +1,63 @@
+"""Build vmgen's C extensions.
+
+One extension per capability, each a Cython module over portable C in csrc/:
+  vmgen._fields   - the zero-copy field engine behind every buffer view
+  vmgen._counter  - generation-counter backends (one C file per platform, psutil-style)
+
+Environment knobs (for tests and CI, not for users):
+  VMGEN_SANITIZE=1  build with -fsanitize=address,undefined (the fuzz/ASan test uses it)
+  VMGEN_ONLY=NAME   build only extension vmgen.NAME (e.g. VMGEN_ONLY=_fields)
+"""
+import os
+import sys
+
+from setuptools import Extension, setup
+
+try:
+    from Cython.Build import cythonize
+except ImportError:  # building from a tree without Cython: fail with a clear message
+    sys.exit("vmgen needs Cython>=3.0.8 to build from source (pip installs it from pyproject.toml)")
+
+extra_compile_args = []
+extra_link_args = []
+if sys.platform != "win32":
+    extra_compile_args += ["-O2", "-std=c11", "-Wall", "-Wno-unused-function", "-Wno-unreachable-code"]
+if os.environ.get("VMGEN_SANITIZE"):
+    flags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+    extra_compile_args += flags + ["-O1", "-g"]
+    extra_link_args += flags
+
+
+def ext(name, sources, **kw):
+    return Extension(
+        name,
+        sources,
+        include_dirs=["csrc"],
+        extra_compile_args=extra_compile_args,
+        extra_link_args=extra_link_args,
+        **kw,
+    )
+
+
+if sys.platform == "win32":
+    counter_sources = ["vmgen/_counter.pyx", "csrc/vg_counter_windows.c"]
+    counter_libraries = ["kernel32", "cfgmgr32"]
+else:
+    counter_sources = ["vmgen/_counter.pyx", "csrc/vg_counter_linux.c"]
+    counter_libraries = []
+
+extensions = [ext("vmgen._fields", ["vmgen/_fields.pyx"])]
+if all(os.path.exists(s) for s in counter_sources):
+    extensions.append(ext("vmgen._counter", counter_sources, libraries=counter_libraries))
+
+only = os.environ.get("VMGEN_ONLY")
+if only:
+    extensions = [e for e in extensions if e.name == "vmgen." + only]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={"embedsignature": True},
+    ),
+)

@@ -1,0 +1,29 @@
+"""How a view prints: the way construct prints a container, one field a line."""
+from __future__ import annotations
+
+from typing import Any
+
+_BLOB_PREVIEW = 16
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, memoryview):
+        if value.format == "B":
+            head = bytes(value[:_BLOB_PREVIEW])
+            more = "..." if value.nbytes > _BLOB_PREVIEW else ""
+            return f"{head!r}{more} (total {value.nbytes})"
+        return repr(value.tolist())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value} ({value:#x})" if value > 9 else str(value)
+    return repr(value)
+
+
+def format_view(view: Any) -> str:
+    name = type(view).__name__
+    try:
+        items = view.to_dict()
+    except ValueError as exc:  # malformed: say so instead of failing inside repr()
+        return f"<{name} at offset {view.offset}: {exc}>"
+    lines = [f"{name}: "]
+    lines += [f"    {key} = {format_value(value)}" for key, value in items.items()]
+    return "\n".join(lines)

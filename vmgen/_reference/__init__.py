@@ -1,0 +1,16 @@
+"""The pure-Python reference of every vmgen view: same class names, fields, errors, builders and
+``to_dict`` as ``vmgen``'s C views, defined from the same layouts and the same methods
+(``vmgen._viewdefs``) over the plain engine in ``_fields.py``. Tests compare the two."""
+from __future__ import annotations
+
+from .._viewdefs import define_views
+from . import _fields
+
+_views = define_views(_fields)
+NicSaveState = _views["NicSaveState"]
+FeatureSettings = _views["FeatureSettings"]
+PropertyCustom = _views["PropertyCustom"]
+PortPropertyParameters = _views["PortPropertyParameters"]
+SwitchPropertyParameters = _views["SwitchPropertyParameters"]
+
+__all__ = ["NicSaveState", "FeatureSettings", "PropertyCustom", "PortPropertyParameters", "SwitchPropertyParameters"]
