@@ -134,28 +134,31 @@ const char *vg_describe(vg_counter *c);
 /* ---- Asynchronous waits without a thread (added for the Windows backend, issue 6) ----
  * Windows asyncio's default loop (proactor) has no add_reader, so vg_event_fd() is -1 there. Instead an
  * async wait starts ONE overlapped event-driven IOCTL and hands back a waitable event handle; the .pyx
- * passes it to the proactor (loop._proactor.wait_for_handle: an IOCP-posted thread-pool wait, no thread per
- * wait), then calls vg_async_finish to reap it. Task cancellation calls vg_async_cancel (CancelIoEx + reap).
+ * (vmgen/_counter_async.pxi) gives it to the proactor (wait_for_handle: a thread-pool wait posting to the
+ * loop's completion port, no thread per wait), then calls vg_async_finish.
  *   vg_async_start:  VG_OK (*op, *event set), VG_CLOSED, or VG_ERROR (VG_E_NOT_SUPPORTED when this counter
- *                    has no event-driven reads: fall back to re-checking every vg_poll_interval_ns()).
- *   vg_async_finish: reap (cancelling first if still pending) and free op: VG_OK with *out, VG_CLOSED,
- *                    VG_WOKEN (it was cancelled), or VG_ERROR.
- *   vg_async_cancel: cancel + reap + free, result ignored. Every op must end in finish or cancel.
+ *                    has no event-driven reads: re-check every vg_poll_interval_ns() instead).
+ *   vg_async_finish: cancel (CancelIoEx) if still pending, reap (GetOverlappedResult), report: VG_OK with *out,
+ *                    VG_CLOSED, VG_WOKEN (cancelled) or VG_ERROR. Idempotent. After it, no I/O is in flight
+ *                    and the counter may be freed; the event handle stays valid.
+ *   vg_async_free:   finish if needed, close the event, free op. Separate from finish because a thread-pool
+ *                    wait on the event may still be unregistering when the caller gives up.
  * On other platforms these are inline stubs that report VG_E_NOT_SUPPORTED. */
 typedef struct vg_async vg_async;
 #ifdef _WIN32
 int vg_async_start(vg_counter *c, const vg_gen *seen, vg_async **op, void **event, vg_error *err);
 int vg_async_finish(vg_async *op, vg_gen *out, vg_error *err);
-void vg_async_cancel(vg_async *op);
+void vg_async_free(vg_async *op);
 #else
 static inline int vg_async_start(vg_counter *c, const vg_gen *seen, vg_async **op, void **event, vg_error *err) {
     (void)c; (void)seen; *op = 0; *event = 0;
-    if (err) { err->kind = VG_E_NOT_SUPPORTED; err->sys_errno = 0; err->winerror = 0;
-               err->msg[0] = 0; }
+    if (err) { err->kind = VG_E_NOT_SUPPORTED; err->sys_errno = 0; err->winerror = 0; err->msg[0] = 0; }
     return VG_ERROR;
 }
-static inline int vg_async_finish(vg_async *op, vg_gen *out, vg_error *err) { (void)op; (void)out; (void)err; return VG_ERROR; }
-static inline void vg_async_cancel(vg_async *op) { (void)op; }
+static inline int vg_async_finish(vg_async *op, vg_gen *out, vg_error *err) {
+    (void)op; (void)out; (void)err; return VG_ERROR;
+}
+static inline void vg_async_free(vg_async *op) { (void)op; }
 #endif
 
 #ifdef __cplusplus

@@ -9,6 +9,7 @@ a registered reader; it lets go when its last wait ends.
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Dict, Optional
 
 from .errors import CounterClosed
@@ -81,6 +82,11 @@ async def wait_async(counter: "Counter", seen: Generation, timeout: Optional[flo
     current = counter.read()
     if current != seen:
         return current
+    if sys.platform == "win32":   # one overlapped IOCTL per wait through the proactor (vmgen/_aio_win.py)
+        from . import _aio_win
+        got = await _aio_win.wait_async(counter, seen, timeout)
+        if got is not NotImplemented:
+            return got
     watchers = counter._watchers
     w = watchers.get(loop)
     if w is None:

@@ -78,10 +78,10 @@ cdef class CounterBase:
         cdef vg_error err
         cdef bytes p = _path_arg(path)
         cdef const char *cp = NULL
-    if p is not None:
-        cp = p
         cdef int rc
         cdef vg_counter *c = NULL
+        if p is not None:
+            cp = p
         with nogil:
             rc = vg_open(backend, cp, flags, &c, &err)
         if rc != VG_OK:
@@ -243,3 +243,7 @@ cdef class CounterBase:
             if self._busy == 0:
                 vg_free(self._c)
                 self._c = NULL
+
+
+# Asynchronous event-driven waits (Windows backend, issue 6): AsyncOp, async_start.
+include "_counter_async.pxi"
