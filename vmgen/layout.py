@@ -88,10 +88,14 @@ def _align_up(value: int, alignment: int) -> int:
 class Struct:
     """A C struct; members laid out as MSVC/gcc do under ``#pragma pack(pack)``."""
 
-    def __init__(self, name: str, members: Sequence[Tuple], pack: int = 8, comment: str = "") -> None:
+    def __init__(self, name: str, members: Sequence[Tuple], pack: int = 8, comment: str = "",
+                 ms_header: str = "") -> None:
         self.name = name
         self.pack = pack
         self.comment = comment
+        # Set for mirrors of Microsoft's types: the C header names ours VMGEN_<name> and, where that
+        # header is included too, asserts every offset against Microsoft's definition.
+        self.ms_header = ms_header
         placed: List[Member] = []
         offset = 0
         alignment = 1
@@ -298,9 +302,11 @@ OID_SWITCH_NIC_RESTORE = 0x00010292
 OID_SWITCH_NIC_RESTORE_COMPLETE = 0x00010293
 IF_MAX_STRING_SIZE = 256
 
-NDIS_OBJECT_HEADER = Struct("NDIS_OBJECT_HEADER", [("Type", UCHAR), ("Revision", UCHAR), ("Size", USHORT)])
+NDIS_OBJECT_HEADER = Struct("NDIS_OBJECT_HEADER", [("Type", UCHAR), ("Revision", UCHAR), ("Size", USHORT)],
+                            ms_header="ntddndis.h")
 
-IF_COUNTED_STRING = Struct("IF_COUNTED_STRING", [("Length", USHORT), ("String", WCHAR, IF_MAX_STRING_SIZE + 1)])
+IF_COUNTED_STRING = Struct("IF_COUNTED_STRING", [("Length", USHORT), ("String", WCHAR, IF_MAX_STRING_SIZE + 1)],
+                           ms_header="ifdef.h")
 
 _HEADER_FIELDS = (
     Int("header_type", "Header.Type"),
@@ -320,7 +326,7 @@ NIC_SAVE_STATE = Struct("NDIS_SWITCH_NIC_SAVE_STATE", [
     ("SaveDataSize", USHORT),
     ("SaveDataOffset", USHORT),
     ("SaveDataSizeOverflow", ULONG),
-])
+], ms_header="ntddndis.h")
 NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1 = 1
 NDIS_SWITCH_NIC_SAVE_STATE_REVISION_2 = 2
 NDIS_SIZEOF_NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1 = NIC_SAVE_STATE.member("SaveDataOffset")[0] + 2
@@ -357,7 +363,7 @@ PORT_PROPERTY_PARAMETERS = Struct("NDIS_SWITCH_PORT_PROPERTY_PARAMETERS", [
     ("PropertyBufferLength", ULONG),
     ("PropertyBufferOffset", ULONG),
     ("Reserved", ULONG),
-])
+], ms_header="ntddndis.h")
 NDIS_SWITCH_PORT_PROPERTY_PARAMETERS_REVISION_1 = 1
 
 SWITCH_PROPERTY_PARAMETERS = Struct("NDIS_SWITCH_PROPERTY_PARAMETERS", [
@@ -370,7 +376,7 @@ SWITCH_PROPERTY_PARAMETERS = Struct("NDIS_SWITCH_PROPERTY_PARAMETERS", [
     ("PropertyInstanceId", GUID),
     ("PropertyBufferLength", ULONG),
     ("PropertyBufferOffset", ULONG),
-])
+], ms_header="ntddndis.h")
 NDIS_SWITCH_PROPERTY_PARAMETERS_REVISION_1 = 1
 
 _PROPERTY_PARAMETER_FIELDS = (
@@ -402,8 +408,9 @@ PORT_PROPERTY_CUSTOM = Struct("NDIS_SWITCH_PORT_PROPERTY_CUSTOM", [
     ("Flags", ULONG),
     ("PropertyBufferLength", ULONG),
     ("PropertyBufferOffset", ULONG),
-])
-SWITCH_PROPERTY_CUSTOM = Struct("NDIS_SWITCH_PROPERTY_CUSTOM", [(m.name, m.type, m.count) for m in PORT_PROPERTY_CUSTOM.members])
+], ms_header="ntddndis.h")
+SWITCH_PROPERTY_CUSTOM = Struct("NDIS_SWITCH_PROPERTY_CUSTOM", [(m.name, m.type, m.count) for m in PORT_PROPERTY_CUSTOM.members],
+                                ms_header="ntddndis.h")
 NDIS_SWITCH_PORT_PROPERTY_CUSTOM_REVISION_1 = 1
 PROPERTY_CUSTOM_LAYOUT = Layout(
     PORT_PROPERTY_CUSTOM,
@@ -450,6 +457,37 @@ FEATURE_SETTINGS_LAYOUT = Layout(
     view_name="FeatureSettings",
     version=0x0100,  # InterfaceVersion("1"), InterfaceRevision("0")
     helpers=(VARIABLE_LENGTH_STRING, VARIABLE_LENGTH_ARRAY),
+)
+
+# Fields present only from a later revision: (struct, member, macro that enables it in Microsoft's header).
+REVISION_GATED = {("NDIS_SWITCH_NIC_SAVE_STATE", "SaveDataSizeOverflow"): "NDIS_SUPPORT_NDIS650"}
+
+# Constants the header exports, each checked against Microsoft's definition where that is visible.
+CONSTANTS: Tuple[Tuple[str, int], ...] = (
+    ("NDIS_OBJECT_TYPE_DEFAULT", NDIS_OBJECT_TYPE_DEFAULT),
+    ("NDIS_STATUS_BUFFER_TOO_SHORT", NDIS_STATUS_BUFFER_TOO_SHORT),
+    ("NDIS_SWITCH_OBJECT_SERIALIZATION_VERSION_1", NDIS_SWITCH_OBJECT_SERIALIZATION_VERSION_1),
+    ("OID_SWITCH_PROPERTY_ADD", OID_SWITCH_PROPERTY_ADD),
+    ("OID_SWITCH_PORT_PROPERTY_ADD", OID_SWITCH_PORT_PROPERTY_ADD),
+    ("OID_SWITCH_NIC_SAVE", OID_SWITCH_NIC_SAVE),
+    ("OID_SWITCH_NIC_SAVE_COMPLETE", OID_SWITCH_NIC_SAVE_COMPLETE),
+    ("OID_SWITCH_NIC_RESTORE", OID_SWITCH_NIC_RESTORE),
+    ("OID_SWITCH_NIC_RESTORE_COMPLETE", OID_SWITCH_NIC_RESTORE_COMPLETE),
+    ("IF_MAX_STRING_SIZE", IF_MAX_STRING_SIZE),
+    ("NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1", NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1),
+    ("NDIS_SIZEOF_NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1", NDIS_SIZEOF_NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1),
+    ("NDIS_SWITCH_PORT_PROPERTY_PARAMETERS_REVISION_1", NDIS_SWITCH_PORT_PROPERTY_PARAMETERS_REVISION_1),
+    ("NDIS_SIZEOF_NDIS_SWITCH_PORT_PROPERTY_PARAMETERS_REVISION_1", PORT_PROPERTY_PARAMETERS.size),
+    ("NDIS_SWITCH_PROPERTY_PARAMETERS_REVISION_1", NDIS_SWITCH_PROPERTY_PARAMETERS_REVISION_1),
+    ("NDIS_SIZEOF_NDIS_SWITCH_PROPERTY_PARAMETERS_REVISION_1", SWITCH_PROPERTY_PARAMETERS.size),
+    ("NDIS_SWITCH_PORT_PROPERTY_CUSTOM_REVISION_1", NDIS_SWITCH_PORT_PROPERTY_CUSTOM_REVISION_1),
+    ("NDIS_SIZEOF_NDIS_SWITCH_PORT_PROPERTY_CUSTOM_REVISION_1", PORT_PROPERTY_CUSTOM.size),
+    ("NDIS_SIZEOF_NDIS_SWITCH_PROPERTY_CUSTOM_REVISION_1", SWITCH_PROPERTY_CUSTOM.size),
+)
+
+BUILTIN_STRUCTS: Tuple[Struct, ...] = (
+    NIC_SAVE_STATE, PORT_PROPERTY_PARAMETERS, SWITCH_PROPERTY_PARAMETERS, PORT_PROPERTY_CUSTOM,
+    SWITCH_PROPERTY_CUSTOM, SAMPLE_FEATURE_SETTINGS, VARIABLE_LENGTH_STRING, VARIABLE_LENGTH_ARRAY,
 )
 
 BUILTIN_LAYOUTS: Tuple[Layout, ...] = (
