@@ -57,7 +57,7 @@ enum wait_kind { WAIT_FUTEX, WAIT_POLL_DEVICE, WAIT_REREAD };
 struct vg_counter {
     int backend;
     volatile vg_vmclock_page *page;
-    size_t map_len;           /* 0: page is heap memory (vmgenid) */
+    size_t map_len;           /* length of the page's mapping */
     int ext;                  /* page carries vmgen's extension words */
     int writable;             /* simulated: may store */
     const volatile uint64_t *hot;
@@ -238,7 +238,7 @@ static int open_simulated(vg_counter *c, const char *path, int flags, vg_error *
         snprintf(c->desc, sizeof c->desc, "in-process (futex waits)");
     }
     c->wait_kind = WAIT_FUTEX;
-    c->hot = &c->page->vg_changes;
+    if (rc == VG_OK) c->hot = &c->page->vg_changes;
     return rc;
 }
 
@@ -359,15 +359,8 @@ static int uevent_socket(vg_error *err) {
 static int open_vmgenid(vg_counter *c, const char *devpath, vg_error *err) {
     if (!devpath || devpath[0] != '/')
         return fail(err, VG_E_INVALID, 0, "vmgenid needs the device's DEVPATH (e.g. /devices/platform/VMGENCTR:00)");
-    void *page = aligned_alloc(64, sizeof(vg_vmclock_page));
-    if (!page || !(c->devpath = strdup(devpath))) {
-        free(page);
-        return fail(err, VG_E_OS, ENOMEM, "out of memory");
-    }
-    c->page = page;
-    c->map_len = 0;
-    vg_page_init(page, 0);
-    c->ext = 1;
+    if (!(c->devpath = strdup(devpath))) return fail(err, VG_E_OS, ENOMEM, "out of memory");
+    if (map_anon_page(c, err) != VG_OK) return VG_ERROR;   /* private page: only the listener writes */
     c->hot = &c->page->vg_changes;
     c->wait_kind = WAIT_FUTEX;
     if ((c->nl_fd = uevent_socket(err)) < 0) return VG_ERROR;
@@ -594,10 +587,7 @@ void vg_free(vg_counter *c) {
     int fds[] = {c->nl_fd, c->stop_fd, c->event_fd, c->close_fd, c->file_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
-    if (c->page) {
-        if (c->map_len) munmap((void *)c->page, c->map_len);
-        else free((void *)c->page);
-    }
+    if (c->page) munmap((void *)c->page, c->map_len);
     free(c->path);
     free(c->devpath);
     free(c);
