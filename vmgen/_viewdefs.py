@@ -7,6 +7,7 @@ checks, the property chain) are the only hand-written behaviour, and both engine
 """
 from __future__ import annotations
 
+import operator
 import struct
 import uuid
 from typing import Any, Dict, Iterable, Optional, Tuple
@@ -55,7 +56,7 @@ def _pack_part(spec: Tuple, value: Any) -> Tuple[bytes, int, int]:
         items = list(value)
         lo, hi = (-(1 << (8 * elem_size - 1)), (1 << (8 * elem_size - 1)) - 1) if signed else (0, (1 << (8 * elem_size)) - 1)
         for item in items:
-            i = item.__index__()
+            i = operator.index(item)  # TypeError (not AttributeError) for non-integers
             if not lo <= i <= hi:
                 raise OverflowError(f"{attr}: {item} does not fit a {'signed' if signed else 'unsigned'} "
                                     f"{8 * elem_size}-bit element")
@@ -265,14 +266,23 @@ class _SwitchPropertyParametersMethods(_PropertyParametersMethods):
 # ---------------------------------------------------------------------------------------------------
 
 
+def _module_of(engine: Any) -> str:
+    return "vmgen._reference" if engine.__name__.startswith("vmgen._reference") else "vmgen"
+
+
 def view_type_for(engine: Any, layout: L.Layout, name: Optional[str] = None, bases: Iterable[type] = ()) -> Any:
     """A view class for any Layout (used for MOF layouts): generic ``build`` plus ``version``."""
     return engine.make_view_type(name or layout.view_name or layout.struct.name, layout,
-                                 tuple(bases) + (_Buildable,), {"version": layout.version})
+                                 tuple(bases) + (_Buildable,), {"version": layout.version,
+                                                                 "__module__": _module_of(engine)})
 
 
 def define_views(engine: Any) -> Dict[str, Any]:
-    make = engine.make_view_type
+    module = _module_of(engine)
+
+    def make(name: str, layout: L.Layout, bases: tuple, namespace: Optional[dict] = None) -> Any:
+        return engine.make_view_type(name, layout, bases, dict(namespace or {}, __module__=module))
+
     custom = make("PropertyCustom", L.PROPERTY_CUSTOM_LAYOUT, (_PropertyCustomMethods,))
     return {
         "NicSaveState": make("NicSaveState", L.NIC_SAVE_STATE_LAYOUT, (_NicSaveStateMethods,)),

@@ -286,6 +286,34 @@ class Layout:
     def attr_names(self) -> Tuple[str, ...]:
         return tuple(a.attr for a in self.fields)
 
+    @property
+    def view_type(self) -> type:
+        """A view class over this layout on vmgen's engine (C unless VMGEN_PURE), made once and cached."""
+        from .views import engine
+
+        return self._view_type(engine)
+
+    @property
+    def reference_view_type(self) -> type:
+        """The same view on the pure-Python reference engine (vmgen._reference)."""
+        from ._reference import _fields as engine
+
+        return self._view_type(engine)
+
+    def _view_type(self, engine: object) -> type:
+        from ._viewdefs import view_type_for
+
+        key = getattr(engine, "__name__", repr(engine))
+        if key not in self._view_types:
+            self._view_types[key] = view_type_for(engine, self)
+        return self._view_types[key]
+
+    def c_header(self, guard: Optional[str] = None) -> str:
+        """A self-contained C header: the struct, its helper structs, a _Static_assert on every offset and size."""
+        from .codegen import layout_header
+
+        return layout_header(self, guard)
+
 
 # ---------------------------------------------------------------------------------------------------
 # The layouts vmgen ships (LAYOUTS.md; Microsoft's ntddndis.h; seed 001)
