@@ -214,7 +214,7 @@ cdef class View:
             PyBuffer_Release(&self._buf)
             raise BufferTooShort(
                 f"{lay.name}: needs {lay.size} bytes at offset {offset}, the buffer has {self._buf.len}",
-                offset + lay.size)
+                <object>offset + lay.size)  # a Python int: offset may be near PY_SSIZE_T_MAX
         self._ptr = <char *>self._buf.buf + offset
         self._avail = self._buf.len - offset
         self._offset = offset
@@ -355,7 +355,7 @@ cdef class Field:
         return True
 
     cdef inline int _own(self, object inst) except -1:
-        if type(inst) is self.owner:
+        if type(inst) is self.owner and (<View>inst)._ptr is not NULL:  # NULL: made by __new__, never bound
             return 0
         if not isinstance(inst, View) or (<View>inst)._lay is not self.lay:
             if isinstance(inst, View) and (<View>inst)._lay is None:
@@ -381,12 +381,13 @@ cdef class Field:
     cdef object _bad(self, str why):
         return LayoutError(f"{self.name}: {why}", self.name)
 
-    cdef int _part_in_bounds(self, View v, uint64_t off, uint64_t length) except -1:
-        """A variable part must lie after the fixed part and inside the buffer."""
+    cdef int _part_in_bounds(self, View v, uint64_t off, uint64_t count, uint64_t unit=1) except -1:
+        """A variable part (count * unit bytes at off) must lie after the fixed part and inside the buffer.
+        Written so that nothing wraps around: off, count and unit may each be any 64-bit value."""
         if off < <uint64_t>self.fixed_size:
             raise self._bad(f"offset {off} points inside the {self.fixed_size}-byte fixed part")
-        if off + length > <uint64_t>v._avail:
-            raise self._bad(f"{length} bytes at offset {off} run past the end of the "
+        if count > <uint64_t>v._avail // unit or off > <uint64_t>v._avail - count * unit:
+            raise self._bad(f"{<object>count * <object>unit} bytes at offset {off} run past the end of the "
                             f"{v._avail}-byte buffer")
         return 0
 
@@ -403,7 +404,7 @@ cdef class IntField(Field):
     # The hot path (one field read or write) inlined: exact-type check, load, box.
     def __get__(self, inst, owner):
         cdef View v
-        if type(inst) is self.owner and not self.cond_size:
+        if type(inst) is self.owner and not self.cond_size and (<View>inst)._ptr is not NULL:
             v = <View>inst
             if self.signed:
                 return vg_load_s(v._ptr + self.offset, self.size)
@@ -418,7 +419,8 @@ cdef class IntField(Field):
     def __set__(self, inst, value):
         cdef View v
         cdef uint64_t u
-        if type(inst) is self.owner and type(value) is int and not self.signed and not self.cond_size:
+        if (type(inst) is self.owner and type(value) is int and not self.signed and not self.cond_size
+                and (<View>inst)._ptr is not NULL):
             v = <View>inst
             if not v._readonly:
                 u = PyLong_AsUnsignedLongLong(value)
@@ -570,7 +572,7 @@ cdef class OffsetArrayField(_ArrayField):
         if n == 0:
             return 0
         cdef uint64_t off = vg_load_u(v._ptr + self.off_offset, self.off_size)
-        self._part_in_bounds(v, off, n * <uint64_t>self.elem_size)
+        self._part_in_bounds(v, off, n, <uint64_t>self.elem_size)
         return <Py_ssize_t>off
 
     cdef object get(self, View v):

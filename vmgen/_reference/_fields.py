@@ -7,6 +7,7 @@ buffer protocol through ``__buffer__`` (PEP 688); before that, call ``view.__buf
 """
 from __future__ import annotations
 
+import operator
 import struct
 import uuid
 from typing import Any, Dict, Optional, Tuple
@@ -152,7 +153,7 @@ class Field:
 
 
 def _check_int(value: Any, size: int, signed: bool, name: str) -> int:
-    v = value.__index__()
+    v = operator.index(value)  # TypeError (not AttributeError) for str, float, None
     lo, hi = (-(1 << (8 * size - 1)), (1 << (8 * size - 1)) - 1) if signed else (0, (1 << (8 * size)) - 1)
     if not lo <= v <= hi:
         raise OverflowError(f"{name}: {value} does not fit {'a signed' if signed else 'an unsigned'} "
@@ -272,9 +273,10 @@ class FixedArrayField(_ArrayField):
         return self._items(v, self.array_off, n)
 
     def set(self, v: View, value: Any) -> None:
-        items = [_check_int(x, self.elem_size, self.signed, self.name) for x in list(value)]
-        if len(items) > self.capacity:
+        items = list(value)
+        if len(items) > self.capacity:  # capacity first, then each element: the C engine's order
             raise OverflowError(f"{self.name}: {len(items)} elements exceed the capacity of {self.capacity}")
+        items = [_check_int(x, self.elem_size, self.signed, self.name) for x in items]
         data = struct.pack(f"<{len(items)}{self.fmt}", *items).ljust(self.capacity * self.elem_size, b"\0")
         v._region(self.array_off, len(data))[:] = data
         struct.pack_into(_UNSIGNED[self.count_size], v._mv, v._offset + self.count_off, len(items))
