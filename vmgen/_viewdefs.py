@@ -41,7 +41,7 @@ def _writable_bytes(obj: Any) -> memoryview:
     return mv.cast("B") if mv.format != "B" or mv.ndim != 1 else mv
 
 
-def _pack_part(spec: Tuple, value: Any) -> Tuple[bytes, int, int]:
+def _pack_part(spec: Tuple[Any, ...], value: Any) -> Tuple[bytes, int, int]:
     """A variable part's bytes, its alignment and the count/size stored beside its offset."""
     kind, attr = spec[0], spec[1]
     if kind == L.K_OSTR:
@@ -218,6 +218,7 @@ class _PropertyParametersMethods:
     __slots__ = ()
     _custom_type: Any
     _revision: int
+    layout: L.Layout
 
     def custom(self: Any) -> Any:
         """NDIS_SWITCH_*_PROPERTY_CUSTOM at PropertyBufferOffset, over exactly the property buffer."""
@@ -280,7 +281,7 @@ def view_type_for(engine: Any, layout: L.Layout, name: Optional[str] = None, bas
 def define_views(engine: Any) -> Dict[str, Any]:
     module = _module_of(engine)
 
-    def make(name: str, layout: L.Layout, bases: tuple, namespace: Optional[dict] = None) -> Any:
+    def make(name: str, layout: L.Layout, bases: Tuple[type, ...], namespace: Optional[Dict[str, Any]] = None) -> Any:
         return engine.make_view_type(name, layout, bases, dict(namespace or {}, __module__=module))
 
     custom = make("PropertyCustom", L.PROPERTY_CUSTOM_LAYOUT, (_PropertyCustomMethods,))

@@ -10,7 +10,7 @@ are emitted as ``VMGEN_<name>``; where Microsoft's header is included first (e.g
 from __future__ import annotations
 
 import sys
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import layout as L
 
@@ -82,7 +82,7 @@ def _struct_def(s: L.Struct) -> str:
     return "\n".join(lines)
 
 
-def _asserts(s: L.Struct, type_name: str, gated: Optional[dict] = None) -> List[str]:
+def _asserts(s: L.Struct, type_name: str, gated: Optional[Dict[Tuple[str, str], str]] = None) -> List[str]:
     out = []
     for path, offset, _ in s.leaves():
         cond = (gated or {}).get((s.name, path.split(".")[0]))

@@ -22,7 +22,7 @@ Conventions for variable parts (one place, referenced by the docs):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 # ---------------------------------------------------------------------------------------------------
 # C types
@@ -88,7 +88,7 @@ def _align_up(value: int, alignment: int) -> int:
 class Struct:
     """A C struct; members laid out as MSVC/gcc do under ``#pragma pack(pack)``."""
 
-    def __init__(self, name: str, members: Sequence[Tuple], pack: int = 8, comment: str = "",
+    def __init__(self, name: str, members: Sequence[Union[Member, Tuple[Any, ...]]], pack: int = 8, comment: str = "",
                  ms_header: str = "") -> None:
         self.name = name
         self.pack = pack
@@ -100,15 +100,15 @@ class Struct:
         offset = 0
         alignment = 1
         for spec in members:
-            m = spec if isinstance(spec, Member) else Member(*spec)
+            m: Member = spec if isinstance(spec, Member) else Member(*spec)
             a = min(m.type.alignment, pack)
             offset = _align_up(offset, a)
             placed.append(Member(m.name, m.type, m.count, offset))
             offset += m.size
             alignment = max(alignment, a)
         self.members: Tuple[Member, ...] = tuple(placed)
-        self.alignment = alignment
-        self.size = _align_up(offset, alignment)
+        self.alignment: int = alignment
+        self.size: int = _align_up(offset, alignment)
 
     def member(self, path: str) -> Tuple[int, Member]:
         """``"Header.Size"`` -> (absolute offset, Member)."""
@@ -216,7 +216,7 @@ Accessor = Union[Int, Guid, CountedString, OffsetString, FixedArray, OffsetArray
 #   (K_FARR, attr, count_offset, count_size, array_offset, capacity, elem_size, elem_fmt, elem_signed)
 #   (K_OARR, attr, count_offset, count_size, offset_offset, offset_size, elem_size, elem_fmt, elem_signed)
 #   (K_BLOB, attr, size_offset, size_size, offset_offset, offset_size)
-FieldSpec = Tuple
+FieldSpec = Tuple[Any, ...]
 
 
 @dataclass

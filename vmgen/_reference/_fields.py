@@ -82,7 +82,7 @@ class View:
         if type(self) is not type(other):
             return NotImplemented
         try:
-            return bool(self.__buffer__(0) == other.__buffer__(0))  # type: ignore[attr-defined]
+            return bool(self.__buffer__(0) == other.__buffer__(0))  # type: ignore[attr-defined,unused-ignore]
         except LayoutError:
             return self is other
 
@@ -90,7 +90,7 @@ class View:
         r = self.__eq__(other)
         return r if r is NotImplemented else not r
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment,unused-ignore]
 
     def __repr__(self) -> str:
         from vmgen._format import format_view
@@ -101,7 +101,7 @@ class View:
 class Field:
     """A data descriptor for one view attribute."""
 
-    def __init__(self, spec: Tuple, owner_size: int) -> None:
+    def __init__(self, spec: Tuple[Any, ...], owner_size: int) -> None:
         self.name: str = spec[1]
         self.fixed_size = owner_size
         self.owner: Optional[type] = None
@@ -162,14 +162,14 @@ def _check_int(value: Any, size: int, signed: bool, name: str) -> int:
 
 
 class IntField(Field):
-    def __init__(self, spec: Tuple, owner_size: int) -> None:
+    def __init__(self, spec: Tuple[Any, ...], owner_size: int) -> None:
         super().__init__(spec, owner_size)
         _, _, self.off, self.size, self.signed, self.cond_off, self.cond_size, self.cond_min = spec
 
     def present(self, v: View) -> bool:
         if not self.cond_size:
             return True
-        return v._u(self.cond_off, self.cond_size) >= self.cond_min and self.off + self.size <= v._avail
+        return bool(v._u(self.cond_off, self.cond_size) >= self.cond_min and self.off + self.size <= v._avail)
 
     def get(self, v: View) -> int:
         if not self.present(v):
@@ -189,7 +189,7 @@ class IntField(Field):
 
 
 class GuidField(Field):
-    def __init__(self, spec: Tuple, owner_size: int) -> None:
+    def __init__(self, spec: Tuple[Any, ...], owner_size: int) -> None:
         super().__init__(spec, owner_size)
         self.off = spec[2]
 
@@ -205,7 +205,7 @@ class GuidField(Field):
 
 
 class CountedStringField(Field):
-    def __init__(self, spec: Tuple, owner_size: int) -> None:
+    def __init__(self, spec: Tuple[Any, ...], owner_size: int) -> None:
         super().__init__(spec, owner_size)
         _, _, self.len_off, self.len_size, self.chars_off, self.capacity = spec
 
@@ -229,7 +229,7 @@ class CountedStringField(Field):
 
 
 class OffsetStringField(Field):
-    def __init__(self, spec: Tuple, owner_size: int) -> None:
+    def __init__(self, spec: Tuple[Any, ...], owner_size: int) -> None:
         super().__init__(spec, owner_size)
         _, _, self.off_off, self.off_size = spec
 
@@ -257,11 +257,11 @@ class _ArrayField(Field):
     signed: bool
 
     def _items(self, v: View, off: int, n: int) -> memoryview:
-        return v._region(off, n * self.elem_size).cast(self.fmt)
+        return v._region(off, n * self.elem_size).cast(self.fmt)  # type: ignore[call-overload,no-any-return,unused-ignore]
 
 
 class FixedArrayField(_ArrayField):
-    def __init__(self, spec: Tuple, owner_size: int) -> None:
+    def __init__(self, spec: Tuple[Any, ...], owner_size: int) -> None:
         super().__init__(spec, owner_size)
         (_, _, self.count_off, self.count_size, self.array_off, self.capacity, self.elem_size, self.fmt,
          self.signed) = spec
@@ -283,7 +283,7 @@ class FixedArrayField(_ArrayField):
 
 
 class OffsetArrayField(_ArrayField):
-    def __init__(self, spec: Tuple, owner_size: int) -> None:
+    def __init__(self, spec: Tuple[Any, ...], owner_size: int) -> None:
         super().__init__(spec, owner_size)
         (_, _, self.count_off, self.count_size, self.off_off, self.off_size, self.elem_size, self.fmt,
          self.signed) = spec
@@ -306,7 +306,7 @@ class OffsetArrayField(_ArrayField):
 
 
 class BlobField(Field):
-    def __init__(self, spec: Tuple, owner_size: int) -> None:
+    def __init__(self, spec: Tuple[Any, ...], owner_size: int) -> None:
         super().__init__(spec, owner_size)
         _, _, self.size_off, self.size_size, self.off_off, self.off_size = spec
 
@@ -331,7 +331,7 @@ _FIELD_TYPES = {K_INT: IntField, K_GUID: GuidField, K_CSTR: CountedStringField, 
                 K_FARR: FixedArrayField, K_OARR: OffsetArrayField, K_BLOB: BlobField}
 
 
-def make_view_type(name: str, layout: Any, bases: tuple = (), namespace: Optional[dict] = None) -> type:
+def make_view_type(name: str, layout: Any, bases: Tuple[type, ...] = (), namespace: Optional[Dict[str, Any]] = None) -> type:
     """Same contract as ``vmgen._fields.make_view_type``."""
     fields = tuple(_FIELD_TYPES[spec[0]](spec, layout.size) for spec in layout.field_specs())
     ns: Dict[str, Any] = dict(namespace or {})
