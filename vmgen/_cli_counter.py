@@ -15,6 +15,10 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--backend", choices=("windows", "vmclock", "vmgenid", "simulated"),
                             help="use this backend instead of the best available one")
         parser.add_argument("--path", help="device or file for --backend (vmclock page, simulated file)")
+    if name == "status":
+        parser.add_argument("--check", action="store_true",
+                            help="exit 1 when no backend can see changes (for scripts); without it, status "
+                                 "exits 0 whenever it could report")
     if name == "simulate":
         parser.add_argument("action", choices=("advance", "set", "show"),
                             help="advance: +1 and wake waiters; set VALUE; show: print the generation")
@@ -56,7 +60,7 @@ def _status(args: argparse.Namespace) -> int:
     print("backends:")
     for i in infos:
         print(f"  {i.name:<{width}}  {'available' if i.available else 'unavailable'}: {i.reason}")
-    return 0 if c is not None else 1
+    return 0 if c is not None or not getattr(args, "check", False) else 1
 
 
 def _watch(args: argparse.Namespace) -> int:
