@@ -65,14 +65,21 @@ class View:
     def obj(self) -> Any:
         return self._mv.obj
 
+    def _check(self) -> None:
+        if getattr(self, "_mv", None) is None:
+            raise ValueError("view is not bound to a buffer")
+
     @property
     def nbytes(self) -> int:
+        self._check()
         return max([self._vg_size] + [f.extent(self) for f in self._vg_fields])
 
     def to_dict(self) -> Dict[str, Any]:
+        self._check()
         return {f.name: f.get(self) for f in self._vg_fields if f.present(self)}
 
     def __buffer__(self, flags: int) -> memoryview:
+        self._check()
         mv = self._region(0, self.nbytes)
         if flags & 1 and mv.readonly:  # PyBUF_WRITABLE
             raise BufferError("the underlying buffer is read-only")
