@@ -144,18 +144,24 @@ typedef struct _SAMPLE_FEATURE_SETTINGS {
 } SAMPLE_FEATURE_SETTINGS;
 #pragma pack(pop)
 
+#ifndef VMGEN_DEFINED_VARIABLE_LENGTH_STRING
+#define VMGEN_DEFINED_VARIABLE_LENGTH_STRING
 #pragma pack(push, 8)
 typedef struct _VARIABLE_LENGTH_STRING {
     USHORT StringLength;
     WCHAR StringBuffer[1];
 } VARIABLE_LENGTH_STRING;
 #pragma pack(pop)
+#endif /* VMGEN_DEFINED_VARIABLE_LENGTH_STRING */
 
+#ifndef VMGEN_DEFINED_VARIABLE_LENGTH_ARRAY
+#define VMGEN_DEFINED_VARIABLE_LENGTH_ARRAY
 #pragma pack(push, 8)
 typedef struct _VARIABLE_LENGTH_ARRAY {
     UINT32 Buffer[1];
 } VARIABLE_LENGTH_ARRAY;
 #pragma pack(pop)
+#endif /* VMGEN_DEFINED_VARIABLE_LENGTH_ARRAY */
 
 /* Our definitions, checked by the compiler against the offsets vmgen computed. */
 VMGEN_STATIC_ASSERT(offsetof(VMGEN_NDIS_OBJECT_HEADER, Type) == 0, "VMGEN_NDIS_OBJECT_HEADER.Type at 0");
