@@ -7,15 +7,18 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+import vmgen
+
+TESTS = Path(__file__).resolve().parent
+PACKAGE = Path(vmgen.__file__).resolve().parent  # the source tree, or site-packages when testing a wheel
 pytest.importorskip("mypy", reason="mypy not installed (requirements-test.txt has it)")
 
 
 def test_mypy_strict_on_public_api() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
-         "tests/typing/usage.py", "vmgen/__init__.pyi", "vmgen/views.pyi", "vmgen/counter.pyi"],
-        cwd=ROOT, capture_output=True, text=True)
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(TESTS / "typing" / "usage.py"),
+         *(str(PACKAGE / stub) for stub in ("__init__.pyi", "views.pyi", "counter.pyi"))],
+        cwd=PACKAGE.parent, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -24,10 +27,10 @@ def test_mypy_catches_a_type_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import vmgen\nx: str = vmgen.NicSaveState(bytearray(600)).port_id\n")
     result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(bad)],
-                            cwd=ROOT, capture_output=True, text=True)
+                            cwd=PACKAGE.parent, capture_output=True, text=True)
     assert result.returncode == 1 and "incompatible types" in result.stdout.lower()
 
 
 def test_stubs_are_packaged() -> None:
     for name in ("py.typed", "__init__.pyi", "views.pyi", "counter.pyi"):
-        assert (ROOT / "vmgen" / name).exists(), name
+        assert (PACKAGE / name).exists(), name
