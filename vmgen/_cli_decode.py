@@ -1,4 +1,4 @@
-"""``vmgen decode KIND FILE|-``: pretty-print a switch buffer read from a file or stdin, binary or hex."""
+"""``vmgen decode KIND FILE|-`` (or ``--mof FILE.mof [--class NAME] FILE|-``): pretty-print a switch buffer read from a file or stdin, binary or hex."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import json
 import re
 import sys
 import uuid
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import views
 from ._format import format_view
@@ -23,8 +23,17 @@ _HEX = re.compile(rb"^(?:0x)?[0-9a-fA-F\s:,-]*$")
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=sorted(KINDS), help="which structure the buffer holds")
+    # KIND is optional so that `vmgen decode --mof FILE.mof BUFFER` needs none; run() insists on one of them.
+    parser.add_argument("kind", nargs="?", choices=sorted(KINDS),
+                        help="which structure the buffer holds (omit with --mof: the buffer is that class)")
     parser.add_argument("file", help="a file with the buffer, or - for stdin (raw bytes or hex text)")
+    parser.add_argument("--mof", metavar="FILE.mof",
+                        help="decode with a MOF class's layout: the whole buffer, or with port-property/"
+                             "switch-property the policy struct inside the custom property")
+    from ._cli_mof import add_class_arguments
+
+    add_class_arguments(parser)
+    parser.set_defaults(_decode_parser=parser)
     parser.add_argument("--offset", type=int, default=0, help="where the structure starts in the buffer")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--hex", action="store_true", help="the input is hex text (default: guess)")
@@ -56,8 +65,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def decode(kind: str, data: bytes, offset: int = 0, payload: str = "") -> List[Tuple[str, Any]]:
-    """The structures found, outermost first: [(title, view), ...]. Raises LayoutError on malformed input."""
+def decode(kind: Optional[str], data: bytes, offset: int = 0, payload: str = "",
+           payload_type: Any = None) -> List[Tuple[str, Any]]:
+    """The structures found, outermost first: [(title, view), ...]. Raises LayoutError on malformed input.
+
+    ``kind=None`` with ``payload_type`` (a view class, e.g. a MOF layout's) decodes the buffer as that type;
+    with a property kind, ``payload_type`` decodes the policy struct inside the custom property."""
+    if kind is None:
+        view = payload_type(data, offset)
+        view.to_dict()
+        return [(type(view).__name__, view)]
     view_type = getattr(views, KINDS[kind])
     view = view_type(data, offset)
     view.to_dict()  # every field decodes, every offset is in bounds, or LayoutError says which is not
@@ -69,16 +86,30 @@ def decode(kind: str, data: bytes, offset: int = 0, payload: str = "") -> List[T
         custom.to_dict()
         found.append(("PropertyCustom", custom))
         if payload == "feature-settings":
-            settings = custom.settings(views.FeatureSettings)
+            payload_type = views.FeatureSettings
+        if payload_type is not None:
+            settings = custom.settings(payload_type)
             settings.to_dict()
-            found.append(("FeatureSettings", settings))
+            found.append((payload_type.__name__, settings))
     return found
 
 
 def run(args: argparse.Namespace) -> int:
+    payload_type = None
+    if args.mof:
+        if args.kind not in (None, "port-property", "switch-property") or args.payload:
+            args._decode_parser.error("--mof decodes the whole buffer, or the payload of port-property/"
+                                      "switch-property; it does not combine with another KIND or --payload")
+        from ._cli_mof import load_layout
+
+        payload_type = load_layout(args.mof, args.class_name, args.c_types).view_type
+    elif args.kind is None:
+        args._decode_parser.error("the following arguments are required: kind (or --mof FILE.mof)")
+    elif args.class_name or args.c_types:
+        args._decode_parser.error("--class and --c-type go with --mof")
     data = read_input(args.file, args.hex, args.binary)
     try:
-        found = decode(args.kind, data, args.offset, args.payload or "")
+        found = decode(args.kind, data, args.offset, args.payload or "", payload_type)
     except LayoutError as exc:
         raise LayoutError(f"{args.file}: {exc}", exc.field) from None
     if args.json:
