@@ -104,10 +104,20 @@ def test_views_import_under_asan(asan_tree: Path) -> None:
 
 
 def test_fuzz_views_under_asan(asan_tree: Path) -> None:
+    # Phase 1, without sanitizers: coverage-guided (atheris instruments the Python side: the reference
+    # engine, builders, validate), to grow a corpus. Under LD_PRELOAD=libasan, gcc's runtime provides the
+    # __sanitizer_cov_* symbols and atheris loses its coverage feedback, so phase 2 mutates that corpus
+    # (-keep_seed=1) against the sanitized build.
     corpus = asan_tree / "corpus"
     corpus.mkdir(exist_ok=True)
+    plain = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONMALLOC="malloc")
+    plain.pop("VMGEN_PURE", None)
+    r = subprocess.run([sys.executable, "fuzz/fuzz_views.py", "-runs=30000", "-max_len=2048", "-len_control=0",
+                        str(corpus)], cwd=asan_tree, env=plain, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    assert any(corpus.iterdir()), "phase 1 found no corpus"
     cmd = [sys.executable, "fuzz/fuzz_views.py", f"-runs={RUNS}", "-max_len=2048", "-len_control=0",
-           "-timeout=30", "-rss_limit_mb=4096", str(corpus)]
+           "-keep_seed=1", "-timeout=30", "-rss_limit_mb=4096", str(corpus)]
     r = subprocess.run(cmd, cwd=asan_tree, env=_sanitizer_env(asan_tree), capture_output=True, text=True,
                        timeout=900)
     _check_clean(r)
