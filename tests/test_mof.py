@@ -466,8 +466,8 @@ def test_view_api_on_own_layout() -> None:
     v = V.build(mac_address=[0, 0x15, 0x5D, 1, 2, 3], big=[2**64 - 1], signed=[-1, 1], tiny=[-128, 127, 0])
     assert v.mac_address.tolist() == [0, 0x15, 0x5D, 1, 2, 3] and v.big.tolist() == [2**64 - 1]
     assert v.signed.tolist() == [-1, 1] and v.tiny.tolist() == [-128, 127, 0]
-    assert memoryview(v).nbytes == v.nbytes == 136 + 8
-    assert V.version == 0x0102 and type(v).__module__ == "vmgen"
+    assert _mv(v).nbytes == v.nbytes == 136 + 8
+    assert V.version == 0x0102 and type(v).__module__ == ("vmgen._reference" if os.environ.get("VMGEN_PURE") else "vmgen")
     with pytest.raises((OverflowError, ValueError)):
         V.build(mac_address=list(range(7)))
     with pytest.raises(OverflowError):
@@ -944,3 +944,34 @@ def test_cli_decode_usage_errors(tmp_path: Path, seed_file: Path) -> None:
     assert cli("decode", "nic-save-state", "-", "--class", "X").returncode == 2
     r = cli("decode", "--mof", str(tmp_path / "missing.mof"), "-")
     assert r.returncode == 1 and b"No such file" in r.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# Stubs
+
+
+def test_mof_stub_is_mypy_strict_clean(tmp_path: Path) -> None:
+    pytest.importorskip("mypy", reason="mypy not installed (requirements-test.txt has it)")
+    usage = tmp_path / "usage_mof.py"
+    usage.write_text(textwrap.dedent("""\
+        from typing import Optional
+        from vmgen import mof
+        from vmgen.layout import Layout
+
+        classes: list[mof.MofClass] = mof.parse("class A { [WmiDataId(1)] uint8 X; };")
+        lay: Layout = mof.layout(classes[0], c_types={"X": "UINT16"}, name="A_T")
+        wid: Optional[int] = classes[0].properties[0].wmi_data_id
+        header: str = lay.c_header()
+        try:
+            mof.parse("class")
+        except mof.MofError as exc:
+            where: int = exc.line + exc.column
+        """))
+    r = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "vmgen/mof.pyi", str(usage)],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    bad = tmp_path / "bad_mof.py"
+    bad.write_text("from vmgen import mof\nx: str = mof.parse('')[0].properties[0].wmi_data_id\n")
+    r = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(bad)],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 1 and "incompatible types" in r.stdout.lower()

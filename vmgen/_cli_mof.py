@@ -72,6 +72,8 @@ def load_layout(path: str, class_name: Optional[str] = None, c_type_items: Optio
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.guard is not None and not (args.guard.isidentifier() and args.guard.isascii()):
+        raise ValueError(f"--guard {args.guard!r} is not a C identifier")
     lay = load_layout(args.file, args.class_name, args.c_types, args.name)
     header = lay.c_header(args.guard)
     if args.output and args.output != "-":

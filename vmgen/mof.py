@@ -34,7 +34,7 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from . import layout as L
-from ._mof_model import INTEGER_TYPES, TYPES, MofClass, MofProperty
+from ._mof_model import TYPES, MofClass, MofProperty
 from ._mof_parser import CIM_DATETIME_CHARS
 from ._mof_parser import parse as _parse
 from .errors import MofError
@@ -74,7 +74,8 @@ def parse(text: str) -> List[MofClass]:
 
 
 def snake_case(name: str) -> str:
-    """``IntValue8`` -> ``int_value8``, ``FixedLengthString`` -> ``fixed_length_string``, ``MACAddress`` -> ``mac_address``."""
+    """``IntValue8`` -> ``int_value8``, ``FixedLengthString`` -> ``fixed_length_string``,
+    ``MACAddress`` -> ``mac_address``."""
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
     return s.lower()
