@@ -42,3 +42,12 @@ __all__ = [
     "IMPLEMENTATION", "FeatureSettings", "NicSaveState", "PortPropertyParameters", "PropertyCustom",
     "SwitchPropertyParameters",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``vmgen.mof`` after a plain ``import vmgen`` (PEP 562: imported on first use, not at startup)."""
+    if name == "mof":
+        import importlib
+
+        return importlib.import_module(".mof", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
 """Types of vmgen's public API (API.md)."""
+from . import mof as mof
 from .counter import BackendInfo as BackendInfo
 from .counter import Counter as Counter
 from .counter import Generation as Generation
