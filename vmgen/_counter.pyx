@@ -26,6 +26,8 @@ cdef object _exception(vg_error *err):
     kind = err.kind
     e = err.sys_errno
     if kind == VG_E_NOT_FOUND:
+        if err.winerror:   # Windows: keep winerror (errno 2 = ENOENT, as FileNotFoundError has)
+            return DeviceNotFound(e or 2, msg, None, err.winerror)
         return DeviceNotFound(e, msg) if e else DeviceNotFound(msg)
     if kind == VG_E_PERMISSION:
         return PermissionError(e, msg, None, err.winerror or None) if e or err.winerror else PermissionError(msg)

@@ -120,7 +120,10 @@ class Counter(_counter.CounterBase):
         if t is not None:
             self._wake()                 # the thread sees no subscribers and ends
             if t is not threading.current_thread():
-                t.join()
+                # vg_wake wakes only waits already in progress: if the thread was between its subs check and
+                # its next wait, that wake is lost, so repeat it until the thread has gone
+                while not _join(t, 0.05):
+                    self._wake()
 
     def _deliver(self, seen: Generation) -> None:
         while True:
@@ -185,6 +188,11 @@ class Counter(_counter.CounterBase):
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.describe()
         return f"<vmgen.Counter {self.backend}: {state}>"
+
+
+def _join(t: threading.Thread, timeout: float) -> bool:
+    t.join(timeout)
+    return not t.is_alive()
 
 
 def _check_timeout(timeout: Optional[float]) -> Optional[float]:
