@@ -750,6 +750,8 @@ LAYOUT_ERRORS = [
     ("class A { [WmiDataId(1), Max(3)] uint8 x; };", 1, 34, "Max(n) sizes an array"),
     ("class A { [WmiDataId(1), Max(3)] uint8 x[4]; };", 1, 34, "disagrees"),
     ("class A { [WmiDataId(1)] uint8 int; };", 1, 26, "C keyword"),
+    ("class A { [WmiDataId(1)] uint8 interface; };", 1, 26, "<windows.h> macro"),  # mingw: #define interface struct
+    ("class ERROR { [WmiDataId(1)] uint8 x; };", 1, 1, "<windows.h> macro"),
     ("class A { [WmiDataId(1)] uint8 Layout; };", 1, 26, "reserve"),
     ("class A { [WmiDataId(1)] string Y; [WmiDataId(2)] uint32 YOffset; };", 1, 51, "collides"),
     ("class A { [WmiDataId(1), Max(1000000000)] uint64 X[]; };", 1, 1, "2 GiB"),

@@ -60,8 +60,14 @@ _C_KEYWORDS = frozenset("""
     _Alignas _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local
     asm bool true false alignas alignof static_assert thread_local typeof nullptr
 """.split())
-# Names the generated header defines itself or takes from <windows.h>/<stdint.h>.
-_C_RESERVED = frozenset(list(L.PRIMS) + ["VARIABLE_LENGTH_STRING", "VARIABLE_LENGTH_ARRAY", "offsetof", "NULL"])
+# Names the generated header defines itself or takes from <windows.h>/<stdint.h>, and common object-like
+# macros of <windows.h> (found by compiling headers with such members under mingw-w64): as member names
+# they would break the header on Windows. Not exhaustive: windows.h defines thousands of ALL_CAPS macros.
+_C_RESERVED = frozenset(list(L.PRIMS) + """
+    VARIABLE_LENGTH_STRING VARIABLE_LENGTH_ARRAY offsetof NULL errno
+    IN OUT OPTIONAL CONST VOID TRUE FALSE ERROR DELETE IGNORE INFINITE MAX_PATH CALLBACK WINAPI APIENTRY
+    NEAR FAR PASCAL CDECL near far pascal cdecl hyper interface STATUS_TIMEOUT STATUS_PENDING
+""".split())
 # Attributes every view class already has.
 _VIEW_ATTRS = frozenset({"build", "layout", "nbytes", "obj", "offset", "readonly", "to_dict", "version"})
 _C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -208,7 +214,8 @@ def _check_c_name(name: str, what: str, prop: Optional[MofProperty] = None, cls:
     if not _C_IDENT.match(name):
         raise _err(prop, f"{what} {name!r} is not a C identifier", cls)
     if name in _C_KEYWORDS or name in _C_RESERVED:
-        raise _err(prop, f"{what} {name!r} is a C keyword or a type name the header uses", cls)
+        raise _err(prop, f"{what} {name!r} is a C keyword, a type name the header uses or a <windows.h> macro",
+                   cls)
 
 
 def layout(mof_class: MofClass, *, c_types: Optional[Mapping[str, str]] = None,
