@@ -118,9 +118,6 @@ cdef class _Layout:
         self.layout = layout
 
 
-cdef dict _layouts = {}  # view type -> _Layout
-
-
 cdef object _last_cls = None  # one-entry cache: a strong reference, so the address cannot be reused
 cdef _Layout _last_lay = None
 
@@ -135,14 +132,11 @@ cdef inline _Layout _layout_of(type cls):
 
 
 cdef _Layout _layout_lookup(type cls):
-    cdef PyObject *found = PyDict_GetItemWithError(_layouts, cls)
-    if found is not NULL:
-        return <_Layout>found
-    for base in cls.__mro__[1:]:  # a user subclass of a view type: same layout
-        found = PyDict_GetItemWithError(_layouts, base)
-        if found is not NULL:
-            _layouts[cls] = <_Layout>found
-            return <_Layout>found
+    # The type owns its compiled layout (no global registry: a view type made at run time, e.g. from a
+    # MOF class, is freed with its last reference). Subclasses inherit it through the MRO.
+    lay = getattr(cls, "_vg_compiled", None)
+    if isinstance(lay, _Layout):
+        return <_Layout>lay
     raise TypeError(f"{cls.__name__} is not a vmgen view type (use vmgen.layout / make_view_type)")
 
 
@@ -663,10 +657,10 @@ def make_view_type(str name, object layout, tuple bases=(), dict namespace=None)
     ns = dict(namespace or {})
     ns["__slots__"] = ()
     ns["layout"] = layout
+    ns["_vg_compiled"] = lay
     for f in fields:
         ns[(<Field>f).name] = f
     cls = type(name, bases + (View,), ns)
-    _layouts[cls] = lay
     for f in fields:
         (<Field>f).owner = cls
     cdef PyTypeObject_vc *t = <PyTypeObject_vc *><PyObject *>cls
