@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from vmgen import layout as L
 from vmgen.errors import LayoutError
 
-from conftest import as_memoryview
+from view_engines import as_memoryview
 
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=False,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -29,7 +29,7 @@ NAMES = ("NicSaveState", "FeatureSettings", "PortPropertyParameters", "SwitchPro
 
 @pytest.fixture(scope="module")
 def pair() -> Tuple[Any, Any]:
-    from conftest import _c_engine, _ref_engine
+    from view_engines import _c_engine, _ref_engine
 
     return _c_engine(), _ref_engine()
 

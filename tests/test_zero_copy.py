@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Tuple
 import numpy as np
 import pytest
 
-from conftest import as_memoryview
+from view_engines import as_memoryview
 
 KIB, MIB = 1024, 1024 * 1024
 LIMIT = 2048  # bytes: far below any copy of the payloads measured here
