@@ -522,8 +522,15 @@ static int open_simulated(vg_counter *c, const char *path, int flags, vg_error *
         wchar_t wpath[1024];
         LARGE_INTEGER size;
         DWORD e;
+        DWORD attrs;
         if (!MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, 1024))
             return fail(err, VG_E_INVALID, GetLastError(), "path is not valid UTF-8 or too long");
+        attrs = GetFileAttributesW(wpath);
+        if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY)) {
+            fail(err, VG_E_OS, 0, "%s: a simulated counter must be a regular file, not a directory", path);
+            err->sys_errno = 21;   /* EISDIR: IsADirectoryError, as on Linux */
+            return VG_ERROR;
+        }
         c->file = CreateFileW(wpath, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
                               NULL, (flags & VG_OPEN_CREATE) ? OPEN_ALWAYS : OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
         if (c->file == INVALID_HANDLE_VALUE) {
@@ -546,8 +553,9 @@ static int open_simulated(vg_counter *c, const char *path, int flags, vg_error *
                 return fail_win(err, GetLastError(), path);
             size.QuadPart = VG_PAGE_SIZE;
         }
-        if (size.QuadPart < (LONGLONG)sizeof(vg_vmclock_page))
-            return fail(err, VG_E_INVALID, 0, "%s: too small to hold a VMClock page", path);
+        if (size.QuadPart < (LONGLONG)VG_PAGE_SIZE)
+            return fail(err, VG_E_INVALID, 0, "%s: %lld bytes; a simulated counter file is one %u-byte page", path,
+                        (long long)size.QuadPart, VG_PAGE_SIZE);
         c->mapping = CreateFileMappingW(c->file, NULL, PAGE_READWRITE, 0, 0, NULL);
         if (!c->mapping) return fail_win(err, GetLastError(), path);
         c->page = MapViewOfFile(c->mapping, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, sizeof(vg_vmclock_page));

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -88,6 +89,22 @@ PYCONFIG_H = """\
 
 
 _QUIET = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# Imported at start-up by the Windows CPython (site is enabled in the ._pth).
+SITECUSTOMIZE = """\
+# vmgen Wine rig: platform.win32_ver() asks WMI, whose provider calls propsys.VariantToString, which Wine 8
+# does not implement: the process dies ("Unimplemented function"). Make the query fail the ordinary way, so
+# platform falls back to GetVersionEx (pytest's junitxml calls platform.node()).
+import platform
+
+
+def _no_wmi(*args, **kwargs):
+    raise OSError("WMI is not available under Wine")
+
+
+platform._wmi_query = _no_wmi
+"""
 
 
 class RigUnavailable(RuntimeError):
@@ -310,6 +327,7 @@ class Rig:
             "*.so", "*.c", "*.pyd", "__pycache__", "*.pyx", "*.pxd", "*.pxi"))
         for p in pyds:
             shutil.copy2(p, dst / p.name)
+        (self.stage / "sitecustomize.py").write_text(SITECUSTOMIZE)
 
     def prepare(self) -> "Rig":
         """Everything up to (not including) starting the session. Safe to repeat; cached steps are skipped."""
@@ -373,9 +391,34 @@ class Rig:
         e = self.env
         if env:
             e.update(env)
-        return subprocess.run(self.python_cmd(*args), env=e, cwd=str(cwd or self.stage), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout,
-                              check=check, errors="replace")
+        cmd = self.python_cmd(*args)
+        proc = subprocess.Popen(cmd, env=e, cwd=str(cwd or self.stage), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        chunks: Dict[str, List[bytes]] = {"out": [], "err": []}
+
+        def pump(stream, key):
+            for block in iter(lambda: stream.read1(65536), b""):
+                chunks[key].append(block)
+
+        readers = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
+                   threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
+        for r in readers:
+            r.start()
+        try:
+            rc = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+            chunks["err"].append(f"\n[wine-rig] killed after {timeout} s\n".encode())
+        # A Windows process this one started (a test's child) may still hold the pipes: do not wait for EOF.
+        for r in readers:
+            r.join(2)
+        out = b"".join(chunks["out"]).decode("utf-8", "replace")
+        err = b"".join(chunks["err"]).decode("utf-8", "replace")
+        res = subprocess.CompletedProcess(cmd, rc, out, err)
+        if check:
+            res.check_returncode()
+        return res
 
     def winctl(self, *args: str, check: bool = True) -> str:
         r = self.run_python(self.winpath(HERE / "winctl.py"), *args, timeout=120)
