@@ -22,6 +22,8 @@ extra_compile_args = []
 extra_link_args = []
 if sys.platform != "win32":
     extra_compile_args += ["-O2", "-std=c11", "-Wall", "-Wno-unused-function", "-Wno-unreachable-code"]
+elif "GCC" not in sys.version:   # MSVC: C11 (_Static_assert) and acquire/release volatiles (csrc/vg_msvc_atomic.h)
+    extra_compile_args += ["/std:c11", "/volatile:ms"]
 if os.environ.get("VMGEN_SANITIZE"):
     flags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
     extra_compile_args += flags + ["-O1", "-g"]

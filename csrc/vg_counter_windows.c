@@ -281,7 +281,7 @@ static void publish(vg_counter *c, const vg_gen *v) {
     AcquireSRWLockExclusive(&c->lock);
     if (!gen_eq(v, &c->last)) {
         c->last = *v;
-        __atomic_fetch_add(&c->hot, 1u, __ATOMIC_RELEASE);
+        InterlockedIncrement64((volatile LONG64 *)&c->hot);   /* full barrier: value stored before */
     }
     ReleaseSRWLockExclusive(&c->lock);
 }

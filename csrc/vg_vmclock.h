@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "vg_msvc_atomic.h"   /* MSVC: the __atomic builtins below, as macros (Windows native builds) */
+
 #define VG_PAGE_SIZE 4096u
 #define VMCLOCK_MAGIC 0x4b4c4356u            /* "VCLK" */
 #define VMCLOCK_VERSION 1u
