@@ -62,7 +62,8 @@ def wine_results(tmp_path_factory) -> Dict[str, Tuple[str, str]]:
         args += ["--deselect", nodeid]
     with rig.session():
         r = rig.pytest("-q", "-rfE", *args, junit=junit, timeout=1200)
-    sys.stderr.write(f"[wine-rig] timings: {rig.timings}\n")
+    summary = [ln for ln in r.stdout.strip().splitlines() if " in " in ln and ("passed" in ln or "failed" in ln)]
+    sys.stderr.write(f"[wine-rig] in Wine: {summary[-1] if summary else r.stdout[-300:]}; timings: {rig.timings}\n")
     if not junit.exists():
         pytest.fail(f"the in-Wine pytest run produced no report (rc={r.returncode}):\n{r.stdout[-6000:]}\n"
                     f"{r.stderr[-3000:]}", pytrace=False)

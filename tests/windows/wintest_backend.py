@@ -332,6 +332,7 @@ def test_device_not_found(drv):
         vmgen.open("windows")
     assert isinstance(ei.value, FileNotFoundError) and ei.value.winerror == 2
     assert "VmGenerationCounter" in str(ei.value)
+    assert "{3ff2c92b-6598-4e60-8e1c-0ccf4927e319}" in str(ei.value)   # the device-interface fallback was asked
     info = vmgen.backends()[0]
     assert info.name == "windows" and not info.available and "VmGenerationCounter" in info.reason
     with pytest.raises(DeviceNotFound) as ei:
