@@ -153,11 +153,13 @@ cdef class CounterBase:
         cdef int rc
         seen.count = count
         seen.count_high = count_high
+        # per call, with the GIL: on Windows the backend learns here which thread may take Ctrl-C
+        cdef void *interrupt = vg_interrupt_handle()
         self._enter()
         try:
             while True:
                 with nogil:
-                    rc = vg_wait(self._c, &seen, &out, deadline_ns, self._interrupt, &err)
+                    rc = vg_wait(self._c, &seen, &out, deadline_ns, interrupt, &err)
                 if rc == VG_INTERRUPTED:
                     PyErr_CheckSignals()     # raises KeyboardInterrupt (or what a handler raises)
                     continue                 # a handled signal: the deadline is absolute, wait on

@@ -151,6 +151,17 @@ def test_ctrl_c_interrupts_a_blocking_wait(drv):
         assert c.wait(g, timeout=10) != g
 
 
+def test_ctrl_c_with_a_counter_opened_on_another_thread(drv):
+    box = []
+    th = threading.Thread(target=lambda: box.append(vmgen.open("windows")))
+    th.start()
+    th.join()
+    with box[0] as c:
+        threading.Timer(0.3, signal.raise_signal, (signal.SIGINT,)).start()
+        with pytest.raises(KeyboardInterrupt):
+            c.wait(c.read(), timeout=20)
+
+
 def test_ctrl_c_in_a_child_process(drv):
     code = ("import signal, threading, vmgen\n"
             "c = vmgen.open('windows')\n"
