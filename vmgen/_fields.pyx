@@ -466,6 +466,16 @@ cdef class GuidField(Field):
         return 0
 
 
+cdef inline void _store_counted(View v, Py_ssize_t data_offset, const char *data, Py_ssize_t used,
+                                Py_ssize_t capacity, Py_ssize_t count_offset, int count_size,
+                                uint64_t count) noexcept:
+    """An inline counted part (WCHAR[n] + byte count, T[n] + element count): the data, zeros up to the
+    capacity so no stale bytes survive a shorter value, then the count."""
+    memcpy(v._ptr + data_offset, data, used)
+    memset(v._ptr + data_offset + used, 0, capacity - used)
+    vg_store_u(v._ptr + count_offset, count_size, count)
+
+
 cdef class CountedStringField(Field):
     cdef Py_ssize_t len_offset
     cdef int len_size
@@ -487,9 +497,8 @@ cdef class CountedStringField(Field):
         cdef Py_ssize_t n = len(b)
         if n > 2 * self.capacity:
             raise OverflowError(f"{self.name}: {n // 2} UTF-16 code units exceed the capacity of {self.capacity}")
-        memcpy(v._ptr + self.chars_offset, <char *>b, n)
-        memset(v._ptr + self.chars_offset + n, 0, 2 * (self.capacity + 1) - n)  # no stale bytes, NUL-terminated
-        vg_store_u(v._ptr + self.len_offset, self.len_size, <uint64_t>n)
+        _store_counted(v, self.chars_offset, <char *>b, n, 2 * (self.capacity + 1),  # NUL slot zeroed too
+                       self.len_offset, self.len_size, <uint64_t>n)
         return 0
 
 
@@ -550,9 +559,8 @@ cdef class FixedArrayField(_ArrayField):
         # validate everything before writing anything: a failed set leaves the buffer untouched
         cdef bytearray scratch = bytearray(n * self.elem_size)
         self._store_items(<char *>scratch, items, n)
-        memcpy(v._ptr + self.array_offset, <char *>scratch, n * self.elem_size)
-        memset(v._ptr + self.array_offset + n * self.elem_size, 0, (self.capacity - n) * self.elem_size)
-        vg_store_u(v._ptr + self.count_offset, self.count_size, <uint64_t>n)
+        _store_counted(v, self.array_offset, <char *>scratch, n * self.elem_size, self.capacity * self.elem_size,
+                       self.count_offset, self.count_size, <uint64_t>n)
         return 0
 
 
