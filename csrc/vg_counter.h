@@ -15,7 +15,9 @@
 #ifndef VG_COUNTER_H
 #define VG_COUNTER_H
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,6 +57,21 @@ typedef struct vg_error {
     unsigned long winerror;/* GetLastError(), 0 if none (Windows only) */
     char msg[240];         /* one line, no trailing newline */
 } vg_error;
+
+/* Fill *err (if given) and return VG_ERROR: the one way every backend reports a failure. */
+static inline int vg_fail(vg_error *err, int kind, int sys_errno, unsigned long winerror, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->kind = kind;
+        err->sys_errno = sys_errno;
+        err->winerror = winerror;
+    }
+    return VG_ERROR;
+}
 
 /* VM_GENCOUNTER: GenerationCount, GenerationCountHigh. */
 typedef struct vg_gen {

@@ -78,18 +78,7 @@ struct vg_counter {
 
 /* ---------- small helpers ---------- */
 
-static int fail(vg_error *err, int kind, int e, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        err->kind = kind;
-        err->sys_errno = e;
-        err->winerror = 0;
-    }
-    return VG_ERROR;
-}
+#define fail(err, kind, e, ...) vg_fail((err), (kind), (e), 0, __VA_ARGS__)
 
 static int fail_errno(vg_error *err, int e, const char *what, const char *path) {
     int kind = VG_E_OS;

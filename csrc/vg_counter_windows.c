@@ -96,18 +96,7 @@ struct vg_async {
 
 /* ---------- helpers ---------- */
 
-static int fail(vg_error *err, int kind, unsigned long winerror, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        err->kind = kind;
-        err->sys_errno = 0;
-        err->winerror = winerror;
-    }
-    return VG_ERROR;
-}
+#define fail(err, kind, winerror, ...) vg_fail((err), (kind), 0, (winerror), __VA_ARGS__)
 
 static void win_message(unsigned long e, char *buf, size_t n) {
     DWORD len = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, e, 0, buf,
