@@ -15,6 +15,8 @@ pytest.importorskip("pytest_benchmark", reason="pytest-benchmark is not installe
 pytest.importorskip("construct", reason="construct is not installed (the views benchmark compares against it)")
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(not (ROOT / "benchmarks").is_dir(),
+                                reason="no source tree here (tests run against an installed wheel)")
 
 
 def test_benchmarks_run_once() -> None:
