@@ -44,7 +44,6 @@ cdef extern from "Python.h":
         freefunc tp_free
     unsigned long Py_TPFLAGS_HAVE_GC
     void PyObject_Free(void *)
-    PyObject *PyDict_GetItemWithError(object d, object key) except? NULL
     unsigned long long PyLong_AsUnsignedLongLong(object)
     long long PyLong_AsLongLong(object)
     PyObject *PyErr_Occurred()
@@ -588,32 +587,6 @@ cdef class OffsetArrayField(_ArrayField):
         return off + <Py_ssize_t>n * self.elem_size if n else 0
 
 
-cdef class BlobField(Field):
-    cdef Py_ssize_t size_offset
-    cdef int size_size
-    cdef Py_ssize_t off_offset
-    cdef int off_size
-
-    cdef Py_ssize_t _locate(self, View v, uint64_t *size) except -1:
-        cdef uint64_t n = vg_load_u(v._ptr + self.size_offset, self.size_size)
-        size[0] = n
-        if n == 0:
-            return 0
-        cdef uint64_t off = vg_load_u(v._ptr + self.off_offset, self.off_size)
-        self._part_in_bounds(v, off, n)
-        return <Py_ssize_t>off
-
-    cdef object get(self, View v):
-        cdef uint64_t n
-        cdef Py_ssize_t off = self._locate(v, &n)
-        return _span(v, off, <Py_ssize_t>n, 1, b"B")
-
-    cdef Py_ssize_t extent(self, View v) except -1:
-        cdef uint64_t n
-        cdef Py_ssize_t off = self._locate(v, &n)
-        return off + <Py_ssize_t>n if n else 0
-
-
 cdef Field _make_field(tuple spec, _Layout lay):
     cdef int kind = spec[0]
     cdef Field f
@@ -638,16 +611,14 @@ cdef Field _make_field(tuple spec, _Layout lay):
         (<FixedArrayField>f).array_offset, (<FixedArrayField>f).capacity = spec[4], spec[5]
         (<FixedArrayField>f).elem_size, (<FixedArrayField>f).fmt = spec[6], spec[7].encode()
         (<FixedArrayField>f).signed = spec[8]
-    elif kind == K_OARR:
+    elif kind == K_OARR or kind == K_BLOB:  # a blob (SaveData, PropertyBuffer) is an offset array of bytes
+        if kind == K_BLOB:
+            spec = spec + (1, "B", False)
         f = OffsetArrayField.__new__(OffsetArrayField)
         (<OffsetArrayField>f).count_offset, (<OffsetArrayField>f).count_size = spec[2], spec[3]
         (<OffsetArrayField>f).off_offset, (<OffsetArrayField>f).off_size = spec[4], spec[5]
         (<OffsetArrayField>f).elem_size, (<OffsetArrayField>f).fmt = spec[6], spec[7].encode()
         (<OffsetArrayField>f).signed = spec[8]
-    elif kind == K_BLOB:
-        f = BlobField.__new__(BlobField)
-        (<BlobField>f).size_offset, (<BlobField>f).size_size = spec[2], spec[3]
-        (<BlobField>f).off_offset, (<BlobField>f).off_size = spec[4], spec[5]
     else:
         raise ValueError(f"unknown field kind {kind}")
     f.name = spec[1]

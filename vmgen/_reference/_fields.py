@@ -312,30 +312,13 @@ class OffsetArrayField(_ArrayField):
         return off + n * self.elem_size if n else 0
 
 
-class BlobField(Field):
-    def __init__(self, spec: Tuple[Any, ...], owner_size: int) -> None:
-        super().__init__(spec, owner_size)
-        _, _, self.size_off, self.size_size, self.off_off, self.off_size = spec
-
-    def _locate(self, v: View) -> Tuple[int, int]:
-        n = v._u(self.size_off, self.size_size)
-        if n == 0:
-            return 0, 0
-        off = v._u(self.off_off, self.off_size)
-        self._part_in_bounds(v, off, n)
-        return off, n
-
-    def get(self, v: View) -> memoryview:
-        off, n = self._locate(v)
-        return v._region(off, n)
-
-    def extent(self, v: View) -> int:
-        off, n = self._locate(v)
-        return off + n if n else 0
+def _blob_field(spec: Tuple[Any, ...], owner_size: int) -> OffsetArrayField:
+    """A blob (SaveData, PropertyBuffer) is an offset array of unsigned bytes."""
+    return OffsetArrayField(spec + (1, "B", False), owner_size)
 
 
 _FIELD_TYPES = {K_INT: IntField, K_GUID: GuidField, K_CSTR: CountedStringField, K_OSTR: OffsetStringField,
-                K_FARR: FixedArrayField, K_OARR: OffsetArrayField, K_BLOB: BlobField}
+                K_FARR: FixedArrayField, K_OARR: OffsetArrayField, K_BLOB: _blob_field}
 
 
 def make_view_type(name: str, layout: Any, bases: Tuple[type, ...] = (), namespace: Optional[Dict[str, Any]] = None) -> type:
