@@ -12,36 +12,22 @@
  * poll() the device where it notifies, else re-read the page every VG_REREAD_NS.
  */
 #define _GNU_SOURCE
-#include "vg_counter.h"
-#include "vg_vmclock.h"
+#include "vg_posix_page.h"   /* vg_counter.h, vg_vmclock.h, the page's seqlock and mapping, errors */
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
-#include <sys/file.h>
 #include <sys/inotify.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #define VG_REREAD_NS (5 * 1000000LL)        /* vmclock without notifications: re-read every 5 ms */
 #define VG_SLICE_NS (50 * 1000000LL)        /* longest sleep before re-checking close/wake flags */
-#define VG_SEQ_SPINS 1024                   /* AWS-LC's bound on tight seqlock retries ... */
-#define VG_SEQ_DEADLINE_NS (100 * 1000000LL)/* ... then yield until this (the kernel's read() uses 100 ms) */
 #define VG_UEVENT_BUF 8192
 
 #ifndef SYS_futex_waitv
@@ -78,40 +64,6 @@ struct vg_counter {
 
 /* ---------- small helpers ---------- */
 
-#define fail(err, kind, e, ...) vg_fail((err), (kind), (e), 0, __VA_ARGS__)
-
-static int fail_errno(vg_error *err, int e, const char *what, const char *path) {
-    int kind = VG_E_OS;
-    const char *hint = "";
-    if (e == ENOENT || e == ENODEV || e == ENXIO) kind = VG_E_NOT_FOUND;
-    else if (e == EACCES || e == EPERM) {
-        kind = VG_E_PERMISSION;
-        hint = " (needs read access: run as root or grant it with a udev rule)";
-    }
-    return fail(err, kind, e, "%s %s: %s%s", what, path ? path : "", strerror(e), hint);
-}
-
-int64_t vg_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-void *vg_interrupt_handle(void) { return NULL; }
-
-static void ns_to_timespec(int64_t ns, struct timespec *ts) {
-    ts->tv_sec = ns / 1000000000LL;
-    ts->tv_nsec = ns % 1000000000LL;
-}
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static void futex_wake_all(volatile void *addr, int private_) {
     syscall(SYS_futex, addr, FUTEX_WAKE | (private_ ? FUTEX_PRIVATE_FLAG : 0), INT_MAX, NULL, NULL, 0);
 }
@@ -119,29 +71,6 @@ static void futex_wake_all(volatile void *addr, int private_) {
 static void efd_signal(int fd) {
     uint64_t one = 1;
     if (fd >= 0) (void)!write(fd, &one, sizeof one);
-}
-
-/* ---------- the seqlock reader, with bounds ---------- */
-
-static int page_read(vg_counter *c, vg_page_snapshot *snap, vg_error *err) {
-    int64_t deadline = 0;
-    for (unsigned i = 0;; i++) {
-        if (vg_page_try_read(c->page, c->ext, snap))
-            return VG_OK;
-        if (i < VG_SEQ_SPINS) { cpu_relax(); continue; }
-        int64_t now = vg_now_ns();
-        if (!deadline) deadline = now + VG_SEQ_DEADLINE_NS;
-        else if (now > deadline)
-            return fail(err, VG_E_WEDGED, EAGAIN,
-                        "VMClock seqlock never settled (seq_count=0x%x for %lld ms): the page's writer is wedged",
-                        (unsigned)VG_LOAD(&c->page->seq_count), (long long)(VG_SEQ_DEADLINE_NS / 1000000));
-        sched_yield();
-    }
-}
-
-static void snap_to_gen(const vg_page_snapshot *s, vg_gen *g) {
-    g->count = s->count;
-    g->count_high = s->count_high;
 }
 
 /* ---------- opening each backend ---------- */
@@ -155,56 +84,17 @@ static vg_counter *counter_new(int backend) {
 }
 
 static int map_anon_page(vg_counter *c, vg_error *err) {
-    void *p = mmap(NULL, VG_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return fail_errno(err, errno, "mmap", "anonymous page");
-    c->page = p;
+    if (page_map_anon(&c->page, err) != VG_OK) return VG_ERROR;
     c->map_len = VG_PAGE_SIZE;
-    vg_page_init(p, 0);
     c->ext = 1;
     c->writable = 1;
     return VG_OK;
 }
 
-/* Create (if asked and missing) and map a simulated-counter file. Creation happens under flock so
- * two processes racing to create the same file agree on one page. */
 static int open_sim_file(vg_counter *c, const char *path, int flags, vg_error *err) {
-    int fd = open(path, O_RDWR | O_CLOEXEC | ((flags & VG_OPEN_CREATE) ? O_CREAT : 0), 0666);
-    c->writable = 1;
-    if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
-        fd = open(path, O_RDONLY | O_CLOEXEC);   /* still useful: read and wait, not store */
-        c->writable = 0;
-    }
-    if (fd < 0) return fail_errno(err, errno, "cannot open simulated counter", path);
-    c->file_fd = fd;
-    struct stat st;
-    if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) return fail_errno(err, errno, "cannot lock", path);
-    if (!S_ISREG(st.st_mode)) {
-        flock(fd, LOCK_UN);
-        return fail(err, VG_E_INVALID, 0, "%s: a simulated counter must be a regular file", path);
-    }
-    if (st.st_size == 0 && c->writable) {
-        vg_vmclock_page fresh;
-        static const char zeros[VG_PAGE_SIZE];
-        vg_page_init(&fresh, 0);
-        if (pwrite(fd, zeros, sizeof zeros, 0) != (ssize_t)sizeof zeros ||
-            pwrite(fd, &fresh, sizeof fresh, 0) != (ssize_t)sizeof fresh) {
-            int e = errno;
-            flock(fd, LOCK_UN);
-            return fail_errno(err, e ? e : EIO, "cannot initialise", path);
-        }
-        st.st_size = VG_PAGE_SIZE;
-    }
-    flock(fd, LOCK_UN);
-    if (st.st_size < (off_t)VG_PAGE_SIZE)
-        return fail(err, VG_E_INVALID, 0, "%s: %lld bytes; a simulated counter file is one %u-byte page",
-                    path, (long long)st.st_size, VG_PAGE_SIZE);
-    void *p = mmap(NULL, VG_PAGE_SIZE, PROT_READ | (c->writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) return fail_errno(err, errno, "cannot mmap", path);
-    c->page = p;
-    c->map_len = VG_PAGE_SIZE;
+    c->map_len = VG_PAGE_SIZE;   /* vg_free unmaps it if mapping succeeded, whatever fails after */
     c->ext = 1;
-    const char *why = vg_page_check(c->page, 1);
-    if (why) return fail(err, VG_E_INVALID, 0, "%s: %s", path, why);
+    if (page_map_sim_file(path, flags, &c->file_fd, &c->writable, &c->page, err) != VG_OK) return VG_ERROR;
     /* Other processes' stores touch the file's mtime (see vg_sim_store): inotify sees those. */
     c->event_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (c->event_fd < 0) return fail_errno(err, errno, "inotify_init1", path);
@@ -409,7 +299,7 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
 int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
     if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
     vg_page_snapshot s;
-    int rc = page_read(c, &s, err);
+    int rc = page_read(c->page, c->ext, &s, err);
     if (rc == VG_OK) snap_to_gen(&s, out);
     return rc;
 }
@@ -479,8 +369,8 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
         if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_CLOSED; break; }
         uint32_t seq = __atomic_load_n(&c->page->seq_count, __ATOMIC_ACQUIRE);
         vg_page_snapshot s;
-        if ((rc = page_read(c, &s, err)) != VG_OK) break;
-        if (s.count != seen->count || s.count_high != seen->count_high) {
+        if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
+        if (!same_gen(&s, seen)) {
             snap_to_gen(&s, out);
             rc = VG_OK;
             break;
@@ -492,8 +382,8 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
         if (__atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE) != wake &&
             !__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_WOKEN; break; }
         if (rc == VG_TIMEOUT) {   /* one last look: a change right at the deadline still counts */
-            if ((rc = page_read(c, &s, err)) != VG_OK) break;
-            if (s.count != seen->count || s.count_high != seen->count_high) {
+            if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
+            if (!same_gen(&s, seen)) {
                 snap_to_gen(&s, out);
                 rc = VG_OK;
             } else rc = __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE) ? VG_CLOSED : VG_TIMEOUT;
@@ -527,29 +417,13 @@ int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, v
     if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
     if (!c->writable)
         return fail(err, VG_E_PERMISSION, EACCES, "this simulated counter file is read-only for this process");
-    uint32_t seq;
-    int64_t deadline = 0;
-    for (unsigned i = 0; !vg_page_try_lock(c->page, &seq); i++) {   /* another writer holds it */
-        if (i < VG_SEQ_SPINS) { cpu_relax(); continue; }
-        int64_t now = vg_now_ns();
-        if (!deadline) deadline = now + VG_SEQ_DEADLINE_NS;
-        else if (now > deadline)
-            return fail(err, VG_E_WEDGED, EAGAIN, "simulated counter page is locked (seq_count=0x%x): a writer died mid-update?",
-                        (unsigned)VG_LOAD(&c->page->seq_count));
-        sched_yield();
-    }
-    vg_gen g;
-    if (advance) {
-        g.count = VG_LOAD(&c->page->vm_generation_counter) + 1u;
-        g.count_high = VG_LOAD(&c->page->vg_count_high) + (g.count == 0);   /* carry: 128-bit advance */
-    } else g = *value;
-    int changed = vg_page_store_unlock(c->page, seq, g.count, g.count_high);
+    int changed = 0;
+    if (page_sim_store(c->page, value, advance, out, &changed, err) != VG_OK) return VG_ERROR;
     if (changed) {
         futex_wake_all(&c->page->seq_count, 0);
         if (c->file_fd >= 0) futimens(c->file_fd, NULL);   /* inotify: wakes asyncio waiters everywhere */
         else efd_signal(c->event_fd);
     }
-    *out = g;
     return VG_OK;
 }
 
