@@ -7,6 +7,8 @@ One extension per capability, each a Cython module over portable C in csrc/:
 Environment knobs (for tests and CI, not for users):
   VMGEN_SANITIZE=1  build with -fsanitize=address,undefined (the fuzz/ASan test uses it)
   VMGEN_ONLY=NAME   build only extension vmgen.NAME (e.g. VMGEN_ONLY=_fields)
+  VMGEN_COUNTER_BACKEND=posix
+                    build the portable POSIX counter (macOS's) on Linux, so its tests run here
 """
 import os
 import sys
@@ -41,12 +43,17 @@ def ext(name, sources, **kw):
     )
 
 
+# One C file per platform behind csrc/vg_counter.h (psutil-style).
 if sys.platform == "win32":
-    counter_sources = ["vmgen/_counter.pyx", "csrc/vg_counter_windows.c"]
-    counter_libraries = ["kernel32", "cfgmgr32"]
-else:
-    counter_sources = ["vmgen/_counter.pyx", "csrc/vg_counter_linux.c"]
-    counter_libraries = []
+    counter_backend = "windows"
+elif sys.platform.startswith("linux"):
+    counter_backend = os.environ.get("VMGEN_COUNTER_BACKEND", "linux")
+else:   # macOS, the BSDs: futex-free, simulated counter only
+    counter_backend = "posix"
+if counter_backend not in ("windows", "linux", "posix"):
+    sys.exit(f"VMGEN_COUNTER_BACKEND={counter_backend!r}: expected linux or posix")
+counter_sources = ["vmgen/_counter.pyx", f"csrc/vg_counter_{counter_backend}.c"]
+counter_libraries = ["kernel32", "cfgmgr32"] if counter_backend == "windows" else []
 
 extensions = [
     ext("vmgen._fields", ["vmgen/_fields.pyx"]),

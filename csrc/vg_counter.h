@@ -144,6 +144,9 @@ int64_t vg_now_ns(void);
 /* Call with the GIL held (Windows: the SIGINT event on the main thread, NULL on other threads, which Python
  * never interrupts; vg_wait resets it before waiting, as time.sleep() does). */
 void *vg_interrupt_handle(void);
+/* Which C backend file this build carries: "linux", "posix" (macOS and other POSIX systems: the
+ * simulated counter only) or "windows". */
+const char *vg_platform(void);
 /* Extra one-line facts about an open counter for `vmgen status` (e.g. "poll() notifications",
  * "re-read every 5 ms"). Static or counter-owned storage. */
 const char *vg_describe(vg_counter *c);

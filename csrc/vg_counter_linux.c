@@ -457,3 +457,5 @@ void vg_free(vg_counter *c) {
 }
 
 const char *vg_describe(vg_counter *c) { return c->desc; }
+
+const char *vg_platform(void) { return "linux"; }

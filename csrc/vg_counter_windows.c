@@ -741,6 +741,8 @@ void vg_free(vg_counter *c) {
     free(c);
 }
 
+const char *vg_platform(void) { return "windows"; }
+
 const char *vg_describe(vg_counter *c) {
     if (c->backend == VG_BACKEND_WINDOWS) {
         if (c->event_mode)

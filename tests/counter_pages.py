@@ -4,6 +4,18 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
+import subprocess
+import sys
+
+import pytest
+
+from vmgen import _counter
+
+# vmclock and vmgenid exist only in the Linux C backend; the portable POSIX one (macOS, or Linux built
+# with VMGEN_COUNTER_BACKEND=posix) has the simulated counter only.
+linux_backends = pytest.mark.skipif(
+    _counter.PLATFORM != "linux",
+    reason=f"vmclock and vmgenid are Linux backends; this build's counter is {_counter.PLATFORM!r} (simulated only)")
 
 PAGE = 4096
 MAGIC = 0x4B4C4356
@@ -55,8 +67,14 @@ def write_gen(mm, value, *, split=False):
 
 
 def fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    return len(os.listdir("/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"))
 
 
 def task_count() -> int:
-    return len(os.listdir("/proc/self/task"))
+    """OS threads of this process: /proc on Linux, `ps -M` (one line per thread) on macOS."""
+    if os.path.isdir("/proc/self/task"):
+        return len(os.listdir("/proc/self/task"))
+    if sys.platform == "darwin":
+        out = subprocess.run(["ps", "-M", "-p", str(os.getpid())], capture_output=True, text=True, check=True).stdout
+        return len(out.splitlines()) - 1
+    raise RuntimeError(f"no way to count threads on {sys.platform}")

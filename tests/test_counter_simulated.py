@@ -11,7 +11,7 @@ import pytest
 import vmgen
 from vmgen import CounterClosed, Generation, GenerationChanged, LayoutError, NotSupported
 
-from counter_pages import make_page
+from counter_pages import linux_backends, make_page
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -137,6 +137,7 @@ def test_subscribe():
     assert threading.active_count() == before
 
 
+@linux_backends
 def test_non_simulated_cannot_be_set(tmp_path):
     with vmgen.open("vmclock", path=make_page(tmp_path / "p")) as c:
         with pytest.raises(NotSupported):

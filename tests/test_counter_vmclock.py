@@ -11,6 +11,10 @@ import time
 
 import pytest
 
+from counter_pages import linux_backends
+
+pytestmark = linux_backends
+
 import vmgen
 from vmgen import Generation, LayoutError, VmgenError
 

@@ -12,6 +12,10 @@ import vmgen
 from vmgen import Generation
 from vmgen._backends import vmgenid_devpath, vmgenid_kernel_notifies
 
+from counter_pages import linux_backends
+
+pytestmark = linux_backends
+
 DEVPATH = vmgenid_devpath()
 needs_device = pytest.mark.skipif(DEVPATH is None, reason="no device bound to the vmgenid driver (not a VM with vmgenid)")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="writing the sysfs uevent file needs root")

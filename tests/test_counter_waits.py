@@ -15,7 +15,7 @@ import pytest
 import vmgen
 from vmgen import CounterClosed, Generation
 
-from counter_pages import fd_count, make_page, task_count, write_gen
+from counter_pages import fd_count, linux_backends, make_page, task_count, write_gen
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,7 +26,7 @@ def _spawn(code):
                             stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.parametrize("backend", ["simulated", "vmclock"])
+@pytest.mark.parametrize("backend", ["simulated", pytest.param("vmclock", marks=linux_backends)])
 def test_ctrl_c_interrupts_a_blocking_wait(tmp_path, backend):
     path = None if backend == "simulated" else str(make_page(tmp_path / "page"))
     p = _spawn(f"""
@@ -118,6 +118,7 @@ def test_wait_async_cancel_and_close():
     asyncio.run(main())
 
 
+@linux_backends
 def test_wait_async_vmclock_rereads(tmp_path):
     import mmap
     p = make_page(tmp_path / "page")
@@ -221,8 +222,9 @@ def _cycles(n, backend="simulated", path=None):
         th.join()
 
 
-@pytest.mark.parametrize("backend,n", [("simulated", 10_000), ("simulated-file", 1_000), ("vmclock", 3_000),
-                                       ("vmgenid", 1_000)])
+@pytest.mark.parametrize("backend,n", [("simulated", 10_000), ("simulated-file", 1_000),
+                                       pytest.param("vmclock", 3_000, marks=linux_backends),
+                                       pytest.param("vmgenid", 1_000, marks=linux_backends)])
 def test_no_leaks_over_many_cycles(tmp_path, backend, n):
     path = None
     if backend == "simulated-file":

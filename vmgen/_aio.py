@@ -1,8 +1,10 @@
 """asyncio waits on a counter without a thread per wait.
 
-One _Watcher per (counter, event loop) registers the backend's fd with loop.add_reader (or, for a
-backend without notifications, re-checks on loop.call_later at its re-read interval) while at
-least one wait_async is pending, and resolves every pending wait whose generation moved.
+One _Watcher per (counter, event loop) registers the backend's fd with loop.add_reader and, for a
+backend that also (or only) learns of changes by re-reading, re-checks on loop.call_later at its
+re-read interval, while at least one wait_async is pending; it resolves every pending wait whose
+generation moved. (The portable POSIX backend has both: a pipe for this process's changes, and a
+re-read for other processes sharing a file.)
 The watcher holds the counter's C state (CounterBase._hold) so close() cannot close the fd under
 a registered reader; it lets go when its last wait ends.
 """
@@ -29,14 +31,15 @@ class _Watcher:
         self.fd = counter._event_fd()
         self.timer: Optional[asyncio.TimerHandle] = None
         counter._hold()
+        self.interval = counter._poll_interval()
         if self.fd >= 0:
             loop.add_reader(self.fd, self._check)
-        else:
+        if self.fd < 0 or self.interval:
+            self.interval = self.interval or _FALLBACK_INTERVAL
             self._schedule()
 
     def _schedule(self) -> None:
-        interval = self.counter._poll_interval() or _FALLBACK_INTERVAL
-        self.timer = self.loop.call_later(interval, self._tick)
+        self.timer = self.loop.call_later(self.interval, self._tick)
 
     def _tick(self) -> None:
         self.timer = None

@@ -60,7 +60,7 @@ def _probe_windows() -> BackendInfo:
 
 
 def _probe_vmclock() -> BackendInfo:
-    if sys.platform == "win32":
+    if _counter.PLATFORM != "linux":
         return BackendInfo("vmclock", False, "only on Linux")
     if not os.path.exists(VMCLOCK_DEVICE):
         return BackendInfo("vmclock", False, f"no {VMCLOCK_DEVICE} (needs the vmclock driver, Linux 6.13+, "
@@ -70,7 +70,7 @@ def _probe_vmclock() -> BackendInfo:
 
 
 def _probe_vmgenid() -> BackendInfo:
-    if sys.platform == "win32":
+    if _counter.PLATFORM != "linux":
         return BackendInfo("vmgenid", False, "only on Linux")
     devpath = vmgenid_devpath()
     if devpath is None:

@@ -56,6 +56,7 @@ cdef extern from "vg_counter.h" nogil:
     int64_t vg_now_ns()
     void *vg_interrupt_handle()
     const char *vg_describe(vg_counter *c)
+    const char *vg_platform()
 
 
 cdef class CounterBase:

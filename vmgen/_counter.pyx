@@ -17,6 +17,9 @@ BACKEND_IDS = {
     "simulated": VG_BACKEND_SIMULATED,
 }
 
+# The C backend file in this build: "linux", "posix" (macOS, BSDs: simulated only) or "windows".
+PLATFORM = vg_platform().decode("ascii")
+
 # vg_wait() returns VG_WOKEN to this sentinel's callers (subscription threads re-check their state).
 WOKEN = None
 
