@@ -17,6 +17,11 @@ linux_backends = pytest.mark.skipif(
     _counter.PLATFORM != "linux",
     reason=f"vmclock and vmgenid are Linux backends; this build's counter is {_counter.PLATFORM!r} (simulated only)")
 
+
+def posix_only(why: str):
+    """Skip on Windows: the test uses a POSIX facility; its Windows counterpart is named in `why`."""
+    return pytest.mark.skipif(sys.platform == "win32", reason=f"POSIX only ({why})")
+
 PAGE = 4096
 MAGIC = 0x4B4C4356
 GEN_PRESENT = 1 << 8

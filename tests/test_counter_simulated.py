@@ -11,7 +11,7 @@ import pytest
 import vmgen
 from vmgen import CounterClosed, Generation, GenerationChanged, LayoutError, NotSupported
 
-from counter_pages import linux_backends, make_page
+from counter_pages import linux_backends, make_page, posix_only
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -161,6 +161,7 @@ def test_file_backed_shared_and_created(tmp_path):
         assert c.read() == Generation(42, 2)
 
 
+@posix_only("uses /dev/null")
 def test_file_backed_rejects_other_files(tmp_path):
     with pytest.raises(LayoutError, match="VGSM"):
         vmgen.open("simulated", path=make_page(tmp_path / "vmclock-page"))   # a VMClock page, not ours

@@ -15,7 +15,7 @@ import pytest
 import vmgen
 from vmgen import CounterClosed, Generation
 
-from counter_pages import fd_count, linux_backends, make_page, task_count, write_gen
+from counter_pages import fd_count, linux_backends, make_page, posix_only, task_count, write_gen
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,6 +26,7 @@ def _spawn(code):
                             stderr=subprocess.PIPE, text=True)
 
 
+@posix_only('kill(SIGINT); Windows Ctrl-C is tested in tests/windows/wintest_backend.py')
 @pytest.mark.parametrize("backend", ["simulated", pytest.param("vmclock", marks=linux_backends)])
 def test_ctrl_c_interrupts_a_blocking_wait(tmp_path, backend):
     path = None if backend == "simulated" else str(make_page(tmp_path / "page"))
@@ -48,6 +49,7 @@ def test_ctrl_c_interrupts_a_blocking_wait(tmp_path, backend):
     assert out.strip() == "interrupted"
 
 
+@posix_only('SIGUSR1')
 def test_signal_handler_that_does_not_raise_keeps_waiting():
     p = _spawn("""
         import signal, threading, time, vmgen
@@ -65,6 +67,7 @@ def test_signal_handler_that_does_not_raise_keeps_waiting():
     assert out.split() == ["handled", "1:0"]
 
 
+@posix_only('add_reader on an fd; the proactor path is tested in tests/windows/wintest_backend.py')
 def test_wait_async_uses_add_reader_and_no_threads():
     async def main():
         c = vmgen.open("simulated")
@@ -222,6 +225,7 @@ def _cycles(n, backend="simulated", path=None):
         th.join()
 
 
+@posix_only('counts fds and OS threads; the Windows handle-leak check is in tests/windows/wintest_backend.py')
 @pytest.mark.parametrize("backend,n", [("simulated", 10_000), ("simulated-file", 1_000),
                                        pytest.param("vmclock", 3_000, marks=linux_backends),
                                        pytest.param("vmgenid", 1_000, marks=linux_backends)])

@@ -5,8 +5,8 @@ One pytest run inside the Windows CPython covers
   * tests/windows/wintest_backend.py - the windows backend against the driver (polling, waits, timeout,
     CancelIoEx on close, Ctrl-C, wait_async, subscribe, guard, hot path incl. a change from another Wine
     process, NotSupported, DeviceNotFound, PermissionError, 1,000-cycle handle-leak check);
-  * engineer A's counter test files where the behaviour is the same on Windows (the simulated backend and
-    Generation), minus the tests listed in LINUX_ONLY with the reason.
+  * the counter test files whose behaviour is the same on Windows (the simulated backend and Generation);
+    their POSIX-only tests skip themselves there, each with its reason.
 Each Linux-side test below reports one in-Wine test (or one shared file) with its failure text.
 
 Skips (with the reason) only where wine, mingw-w64, Cython or the CPython 3.13 headers are missing.
@@ -29,19 +29,7 @@ import rig as rigmod  # noqa: E402
 
 WINTEST = "tests/windows/wintest_backend.py"
 SHARED = ("tests/test_counter_generation.py", "tests/test_counter_simulated.py", "tests/test_counter_waits.py")
-LINUX_ONLY = {
-    "tests/test_counter_simulated.py::test_non_simulated_cannot_be_set": "opens a vmclock page (Linux backend)",
-    "tests/test_counter_simulated.py::test_file_backed_rejects_other_files": "uses /dev/null",
-    "tests/test_counter_waits.py::test_ctrl_c_interrupts_a_blocking_wait": "POSIX kill(SIGINT); Windows Ctrl-C "
-                                                                           "is in wintest_backend.py",
-    "tests/test_counter_waits.py::test_signal_handler_that_does_not_raise_keeps_waiting": "SIGUSR1",
-    "tests/test_counter_waits.py::test_wait_async_uses_add_reader_and_no_threads": "add_reader on an fd; the "
-                                                                                   "proactor path is tested in "
-                                                                                   "wintest_backend.py",
-    "tests/test_counter_waits.py::test_wait_async_vmclock_rereads": "vmclock (Linux backend)",
-    "tests/test_counter_waits.py::test_no_leaks_over_many_cycles": "counts /proc/self/fd and tasks; the Windows "
-                                                                   "handle-leak check is in wintest_backend.py",
-}
+# Their POSIX-only tests skip themselves on Windows (counter_pages.posix_only / linux_backends).
 
 
 def _wintest_names():
@@ -58,8 +46,6 @@ def wine_results(tmp_path_factory) -> Dict[str, Tuple[str, str]]:
     rig.prepare()
     junit = tmp_path_factory.mktemp("wine") / "junit.xml"
     args = [rig.winpath(ROOT / WINTEST), *(rig.winpath(ROOT / f) for f in SHARED)]
-    for nodeid in LINUX_ONLY:
-        args += ["--deselect", nodeid]
     with rig.session():
         r = rig.pytest("-q", "-rfE", *args, junit=junit, timeout=1200)
     summary = [ln for ln in r.stdout.strip().splitlines() if " in " in ln and ("passed" in ln or "failed" in ln)]
