@@ -15,6 +15,7 @@ from . import _counter
 
 PRIORITY = ("windows", "vmclock", "vmgenid", "simulated")
 VMCLOCK_DEVICE = "/dev/vmclock0"
+_ONLY_LINUX = f"only in the Linux build (this build's counter is {_counter.PLATFORM!r})"
 _VMGENID_DRIVER_DIRS = ("/sys/bus/platform/drivers/vmgenid", "/sys/bus/acpi/drivers/vmgenid")
 
 
@@ -61,7 +62,7 @@ def _probe_windows() -> BackendInfo:
 
 def _probe_vmclock() -> BackendInfo:
     if _counter.PLATFORM != "linux":
-        return BackendInfo("vmclock", False, "only on Linux")
+        return BackendInfo("vmclock", False, _ONLY_LINUX)
     if not os.path.exists(VMCLOCK_DEVICE):
         return BackendInfo("vmclock", False, f"no {VMCLOCK_DEVICE} (needs the vmclock driver, Linux 6.13+, "
                                              "and a hypervisor exposing VMClock with vm_generation_counter)")
@@ -71,7 +72,7 @@ def _probe_vmclock() -> BackendInfo:
 
 def _probe_vmgenid() -> BackendInfo:
     if _counter.PLATFORM != "linux":
-        return BackendInfo("vmgenid", False, "only on Linux")
+        return BackendInfo("vmgenid", False, _ONLY_LINUX)
     devpath = vmgenid_devpath()
     if devpath is None:
         return BackendInfo("vmgenid", False, "no device bound to the vmgenid driver in /sys (not a VM, "
