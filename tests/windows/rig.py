@@ -126,6 +126,8 @@ def _hash_files(paths: Sequence[Path], extra: str = "") -> str:
 
 def missing() -> Optional[str]:
     """Why the rig cannot run here, or None."""
+    if not (REPO / "setup.py").exists() or not (REPO / "csrc" / "vg_counter_windows.c").exists():
+        return "no source tree: the rig cross-compiles vmgen's .pyx and C for Windows (tests run against an installed wheel)"
     for tool in ("wine", "wineserver", MINGW, "winepath"):
         if shutil.which(tool) is None:
             return f"{tool} not found (apt-get install wine wine64 gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev)"
