@@ -297,11 +297,7 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
 }
 
 int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
-    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
-    vg_page_snapshot s;
-    int rc = page_read(c->page, c->ext, &s, err);
-    if (rc == VG_OK) snap_to_gen(&s, out);
-    return rc;
+    return page_read_gen(c->page, c->ext, &c->closed, out, err);
 }
 
 /* Sleep on the page's seq_count (shared futex) and our wake_word (private) until either moves,
@@ -414,11 +410,8 @@ int64_t vg_poll_interval_ns(vg_counter *c) { return c->wait_kind == WAIT_REREAD 
 int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err) {
     if (c->backend != VG_BACKEND_SIMULATED)
         return fail(err, VG_E_NOT_SUPPORTED, 0, "only a simulated counter can be advanced or set");
-    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
-    if (!c->writable)
-        return fail(err, VG_E_PERMISSION, EACCES, "this simulated counter file is read-only for this process");
-    int changed = 0;
-    if (page_sim_store(c->page, value, advance, out, &changed, err) != VG_OK) return VG_ERROR;
+    int changed, rc = page_sim_store(c->page, &c->closed, c->writable, value, advance, out, &changed, err);
+    if (rc != VG_OK) return rc;
     if (changed) {
         futex_wake_all(&c->page->seq_count, 0);
         if (c->file_fd >= 0) futimens(c->file_fd, NULL);   /* inotify: wakes asyncio waiters everywhere */

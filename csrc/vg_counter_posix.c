@@ -169,11 +169,7 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
 }
 
 int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
-    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
-    vg_page_snapshot s;
-    int rc = page_read(c->page, 1, &s, err);
-    if (rc == VG_OK) snap_to_gen(&s, out);
-    return rc;
+    return page_read_gen(c->page, 1, &c->closed, out, err);
 }
 
 /* poll() the epoch's pipe (or nothing) until the epoch ends, the deadline, the re-read interval or a
@@ -237,11 +233,8 @@ int vg_drain(vg_counter *c) {
 int64_t vg_poll_interval_ns(vg_counter *c) { return c->file_fd >= 0 ? VG_SHARED_REREAD_NS : 0; }
 
 int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err) {
-    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
-    if (!c->writable)
-        return fail(err, VG_E_PERMISSION, EACCES, "this simulated counter file is read-only for this process");
-    int changed = 0;
-    if (page_sim_store(c->page, value, advance, out, &changed, err) != VG_OK) return VG_ERROR;
+    int changed, rc = page_sim_store(c->page, &c->closed, c->writable, value, advance, out, &changed, err);
+    if (rc != VG_OK) return rc;
     if (changed) {
         epoch_advance(c, 0);
         notify(c);

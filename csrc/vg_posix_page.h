@@ -96,6 +96,16 @@ static int same_gen(const vg_page_snapshot *s, const vg_gen *g) {
     return s->count == g->count && s->count_high == g->count_high;
 }
 
+/* vg_read for a page-backed counter: VG_CLOSED once *closed is set, else a consistent generation. */
+static int page_read_gen(const volatile vg_vmclock_page *page, int ext, const int *closed, vg_gen *out,
+                         vg_error *err) {
+    if (__atomic_load_n(closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    vg_page_snapshot s;
+    int rc = page_read(page, ext, &s, err);
+    if (rc == VG_OK) snap_to_gen(&s, out);
+    return rc;
+}
+
 /* A fresh simulated page in private anonymous memory (one VG_PAGE_SIZE mapping). */
 static int page_map_anon(volatile vg_vmclock_page **out, vg_error *err) {
     void *p = mmap(NULL, VG_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1, 0);
@@ -148,10 +158,15 @@ static int page_map_sim_file(const char *path, int flags, int *fd_out, int *writ
     return VG_OK;
 }
 
-/* Store a generation (absolute, or count + 1 with a 128-bit carry) under the page's own seqlock, which
- * writers in every process sharing the page serialise on. *changed: the value moved (wake waiters). */
-static int page_sim_store(volatile vg_vmclock_page *page, const vg_gen *value, int advance, vg_gen *out,
-                          int *changed, vg_error *err) {
+/* vg_sim_store's common part: store a generation (absolute, or count + 1 with a 128-bit carry) under the
+ * page's own seqlock, which writers in every process sharing the page serialise on. VG_CLOSED once *closed
+ * is set. *changed: the value moved (the caller wakes waiters its own way). */
+static int page_sim_store(volatile vg_vmclock_page *page, const int *closed, int writable, const vg_gen *value,
+                          int advance, vg_gen *out, int *changed, vg_error *err) {
+    *changed = 0;
+    if (__atomic_load_n(closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    if (!writable)
+        return fail(err, VG_E_PERMISSION, EACCES, "this simulated counter file is read-only for this process");
     uint32_t seq;
     int64_t deadline = 0;
     for (unsigned i = 0; !vg_page_try_lock(page, &seq); i++)   /* another writer holds it */

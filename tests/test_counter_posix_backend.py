@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from source_tree import copy_source_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(not (ROOT / "setup.py").exists(),
                                 reason="no source tree to build the POSIX backend from (tests run against an installed wheel)")
@@ -26,19 +28,9 @@ SHARED_TESTS = ("test_counter_simulated.py", "test_counter_waits.py", "test_coun
 HELPERS = ("conftest.py", "view_engines.py", "counter_pages.py")
 
 
-def _ignore(directory: str, names: list) -> set:
-    return {n for n in names if n.endswith((".so", ".pyd")) or n in ("build", "__pycache__", ".pytest_cache")
-            or (n.endswith(".c") and directory.endswith("vmgen"))}
-
-
 @pytest.fixture(scope="module")
 def posix_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tree = tmp_path_factory.mktemp("posix") / "vmgen-posix"
-    tree.mkdir()
-    for item in ("setup.py", "pyproject.toml"):
-        shutil.copy2(ROOT / item, tree / item)
-    for item in ("csrc", "vmgen"):
-        shutil.copytree(ROOT / item, tree / item, ignore=_ignore)
+    tree = copy_source_tree(tmp_path_factory.mktemp("posix") / "vmgen-posix")
     (tree / "tests").mkdir()
     for name in SHARED_TESTS + HELPERS:
         shutil.copy2(ROOT / "tests" / name, tree / "tests" / name)

@@ -19,6 +19,8 @@ from typing import Dict
 
 import pytest
 
+from source_tree import copy_source_tree
+
 pytest.importorskip("atheris", reason="atheris is not installed (pip install atheris; it has wheels for CPython 3.10 and 3.11)")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,19 +41,9 @@ def _gcc_runtime(name: str) -> str:
     return os.path.realpath(path)
 
 
-def _ignore(directory: str, names: list) -> set:
-    return {n for n in names if n.endswith((".so", ".pyd")) or n in ("build", "__pycache__", ".pytest_cache")
-            or (n.endswith(".c") and directory.endswith("vmgen"))}  # regenerate the Cython output
-
-
 @pytest.fixture(scope="module")
 def asan_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tree = tmp_path_factory.mktemp("asan") / "vmgen-asan"
-    tree.mkdir()
-    for item in ("setup.py", "pyproject.toml"):
-        shutil.copy2(ROOT / item, tree / item)
-    for item in ("csrc", "vmgen", "fuzz"):
-        shutil.copytree(ROOT / item, tree / item, ignore=_ignore)
+    tree = copy_source_tree(tmp_path_factory.mktemp("asan") / "vmgen-asan", ("csrc", "vmgen", "fuzz"))
     env = dict(os.environ, VMGEN_SANITIZE="1", VMGEN_ONLY="_fields")
     env.pop("VMGEN_PURE", None)
     r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree, env=env,
