@@ -1,10 +1,16 @@
-"""Copy the source tree into a temporary directory, for tests that rebuild the extensions differently
-(under ASan, with the portable POSIX counter) without touching the in-place build."""
+"""Copy the source tree into a temporary directory and rebuild the extensions there differently (under
+ASan+UBSan, with the portable POSIX counter) without touching the in-place build; run Python over
+a sanitized build."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Dict, Iterable
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,3 +29,57 @@ def copy_source_tree(dest: Path, dirs: Iterable[str] = ("csrc", "vmgen")) -> Pat
     for item in dirs:
         shutil.copytree(ROOT / item, dest / item, ignore=_ignore)
     return dest
+
+
+# ---- rebuilding with sanitizers ----
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: UndefinedBehaviorSanitizer",
+                     "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def build_in_place(tree: Path, **env: str) -> None:
+    """`setup.py build_ext --inplace` in tree with these environment knobs (see setup.py's docstring)."""
+    full = dict(os.environ, **env)
+    full.pop("VMGEN_PURE", None)
+    r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree, env=full,
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+
+
+def assert_sanitized(extension: Path) -> None:
+    needed = subprocess.run(["readelf", "-d", str(extension)], capture_output=True, text=True).stdout \
+        if shutil.which("readelf") else "libasan"
+    assert "libasan" in needed, f"{extension.name} is not linked against libasan: VMGEN_SANITIZE was ignored"
+
+
+def gcc_runtime(name: str) -> str:
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.fail("no C compiler: the sanitizer build needs gcc")
+    path = subprocess.run([cc, f"-print-file-name={name}"], capture_output=True, text=True, check=True).stdout.strip()
+    if not os.path.isabs(path) or not os.path.exists(path):
+        pytest.fail(f"gcc has no {name} (install libasan/libubsan: apt-get install gcc)")
+    return os.path.realpath(path)
+
+
+def sanitizer_env(tree: Path) -> Dict[str, str]:
+    """Run Python over tree's sanitized extensions: gcc's runtimes preloaded, and PYTHONMALLOC=malloc so
+    every Python buffer is its own malloc block with ASan red zones. Any report exits non-zero."""
+    env = dict(os.environ)
+    env.pop("VMGEN_PURE", None)
+    env.update(
+        LD_PRELOAD=f"{gcc_runtime('libasan.so')}:{gcc_runtime('libubsan.so')}",
+        ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=86:allocator_may_return_null=1",
+        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87",
+        PYTHONMALLOC="malloc",
+        PYTHONPATH=str(tree),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def assert_no_sanitizer_report(r: subprocess.CompletedProcess) -> None:
+    out = r.stdout + r.stderr
+    for marker in SANITIZER_MARKERS:
+        assert marker not in out, out[-6000:]
+    assert r.returncode == 0, out[-6000:]

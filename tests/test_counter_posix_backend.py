@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from source_tree import copy_source_tree
+from source_tree import build_in_place, copy_source_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(not (ROOT / "setup.py").exists(),
@@ -34,11 +34,7 @@ def posix_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tree / "tests").mkdir()
     for name in SHARED_TESTS + HELPERS:
         shutil.copy2(ROOT / "tests" / name, tree / "tests" / name)
-    env = dict(os.environ, VMGEN_COUNTER_BACKEND="posix")
-    env.pop("VMGEN_PURE", None)
-    r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree, env=env,
-                       capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    build_in_place(tree, VMGEN_COUNTER_BACKEND="posix")
     return tree
 
 

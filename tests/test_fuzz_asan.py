@@ -11,15 +11,14 @@ VMGEN_FUZZ_RUNS overrides the number of inputs (default 20000).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict
 
 import pytest
 
-from source_tree import copy_source_tree
+from source_tree import (assert_no_sanitizer_report, assert_sanitized, build_in_place, copy_source_tree,
+                         sanitizer_env)
 
 pytest.importorskip("atheris", reason="atheris is not installed (pip install atheris; it has wheels for CPython 3.10 and 3.11)")
 
@@ -27,62 +26,23 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(not (ROOT / "setup.py").exists(),
                                 reason="no source tree to rebuild under ASan (tests run against an installed wheel)")
 RUNS = int(os.environ.get("VMGEN_FUZZ_RUNS", "20000"))
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: UndefinedBehaviorSanitizer",
-                     "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
-
-
-def _gcc_runtime(name: str) -> str:
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.fail("no C compiler: the sanitizer build needs gcc")
-    path = subprocess.run([cc, f"-print-file-name={name}"], capture_output=True, text=True, check=True).stdout.strip()
-    if not os.path.isabs(path) or not os.path.exists(path):
-        pytest.fail(f"gcc has no {name} (install libasan/libubsan: apt-get install gcc)")
-    return os.path.realpath(path)
 
 
 @pytest.fixture(scope="module")
 def asan_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tree = copy_source_tree(tmp_path_factory.mktemp("asan") / "vmgen-asan", ("csrc", "vmgen", "fuzz"))
-    env = dict(os.environ, VMGEN_SANITIZE="1", VMGEN_ONLY="_fields")
-    env.pop("VMGEN_PURE", None)
-    r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree, env=env,
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    build_in_place(tree, VMGEN_SANITIZE="1", VMGEN_ONLY="_fields")
     built = list((tree / "vmgen").glob("_fields*.so"))
     assert built, "the sanitizer build produced no vmgen/_fields*.so"
-    needed = subprocess.run(["readelf", "-d", str(built[0])], capture_output=True, text=True).stdout \
-        if shutil.which("readelf") else "libasan"
-    assert "libasan" in needed, "the extension is not linked against libasan: VMGEN_SANITIZE was ignored"
+    assert_sanitized(built[0])
     return tree
-
-
-def _sanitizer_env(tree: Path) -> Dict[str, str]:
-    env = dict(os.environ)
-    env.pop("VMGEN_PURE", None)
-    env.update(
-        LD_PRELOAD=f"{_gcc_runtime('libasan.so')}:{_gcc_runtime('libubsan.so')}",
-        ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=86:allocator_may_return_null=1",
-        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87",
-        PYTHONMALLOC="malloc",
-        PYTHONPATH=str(tree),
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    return env
-
-
-def _check_clean(r: subprocess.CompletedProcess) -> None:
-    out = r.stdout + r.stderr
-    for marker in SANITIZER_MARKERS:
-        assert marker not in out, out[-6000:]
-    assert r.returncode == 0, out[-6000:]
 
 
 def test_sanitizer_canary(asan_tree: Path) -> None:
     """The environment is armed: an out-of-bounds read of a bytearray is reported (and fails the run)."""
     code = ("import ctypes; b = bytearray(1000); "
             "a = ctypes.addressof((ctypes.c_char * 1000).from_buffer(b)); ctypes.string_at(a + 1000, 16)")
-    r = subprocess.run([sys.executable, "-c", code], cwd=asan_tree, env=_sanitizer_env(asan_tree),
+    r = subprocess.run([sys.executable, "-c", code], cwd=asan_tree, env=sanitizer_env(asan_tree),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "AddressSanitizer" in r.stderr, r.stderr[-3000:]
 
@@ -91,9 +51,9 @@ def test_views_import_under_asan(asan_tree: Path) -> None:
     code = ("import vmgen._fields as f, vmgen, sys; print(f.__file__); "
             "s = vmgen.NicSaveState.build('12345678-1234-1234-1234-123456789abc', 'x', b'abc'); "
             "assert bytes(s.save_data) == b'abc'; s.validate()")
-    r = subprocess.run([sys.executable, "-c", code], cwd=asan_tree, env=_sanitizer_env(asan_tree),
+    r = subprocess.run([sys.executable, "-c", code], cwd=asan_tree, env=sanitizer_env(asan_tree),
                        capture_output=True, text=True, timeout=120)
-    _check_clean(r)
+    assert_no_sanitizer_report(r)
     assert r.stdout.strip().startswith(str(asan_tree)), r.stdout
 
 
@@ -112,9 +72,9 @@ def test_fuzz_views_under_asan(asan_tree: Path) -> None:
     assert any(corpus.iterdir()), "phase 1 found no corpus"
     cmd = [sys.executable, "fuzz/fuzz_views.py", f"-runs={RUNS}", "-max_len=2048", "-len_control=0",
            "-keep_seed=1", "-timeout=30", "-rss_limit_mb=4096", str(corpus)]
-    r = subprocess.run(cmd, cwd=asan_tree, env=_sanitizer_env(asan_tree), capture_output=True, text=True,
+    r = subprocess.run(cmd, cwd=asan_tree, env=sanitizer_env(asan_tree), capture_output=True, text=True,
                        timeout=900)
-    _check_clean(r)
+    assert_no_sanitizer_report(r)
     out = r.stdout + r.stderr
     assert f"vmgen._fields from {asan_tree}" in out, out[-3000:]  # the sanitized build, not the in-place one
     assert f"Done {RUNS} runs" in out, out[-3000:]
