@@ -133,13 +133,15 @@ def test_seqlock_torture_simulated_128_bit(tmp_path):
     code = f"""
 import time, vmgen
 c = vmgen.open("simulated", path={p!r})
+c.set(vmgen.Generation({A}, {A}))
+print("writing", flush=True)
 end = time.monotonic() + 1.2
 while time.monotonic() < end:
     c.set(vmgen.Generation({A}, {A})); c.set(vmgen.Generation({B}, {B}))
 """
     env = dict(os.environ, PYTHONPATH=ROOT)
-    w = subprocess.Popen([sys.executable, "-c", code], env=env)
-    time.sleep(0.2)
+    w = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    assert w.stdout.readline().strip() == "writing"   # from here on only (A, A) or (B, B) may be read
     mixed, seen = [], set()
     with vmgen.open("simulated", path=p) as c:
         end = time.monotonic() + 0.8
