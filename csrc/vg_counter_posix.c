@@ -188,11 +188,11 @@ static int epoch_sleep(vg_counter *c, vg_epoch *e, int64_t deadline) {
 #define UNCHANGED 100   /* check(): the generation is still *seen */
 
 static int check(vg_counter *c, const vg_gen *seen, vg_gen *out, vg_error *err) {
-    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
-    vg_page_snapshot s;
-    if (page_read(c->page, 1, &s, err) != VG_OK) return VG_ERROR;
-    if (same_gen(&s, seen)) return UNCHANGED;
-    snap_to_gen(&s, out);
+    vg_gen now;
+    int rc = page_read_gen(c->page, 1, &c->closed, &now, err);
+    if (rc != VG_OK) return rc;
+    if (now.count == seen->count && now.count_high == seen->count_high) return UNCHANGED;
+    *out = now;
     return VG_OK;
 }
 
@@ -203,13 +203,10 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
         vg_epoch *e = epoch_hold(c);   /* first: an event after the check below ends this epoch */
         uint32_t wake = __atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE);
         int rc = check(c, seen, out, err);
-        if (rc == UNCHANGED) rc = epoch_sleep(c, e, deadline_ns);
-        else {
-            epoch_release(c, e);
-            return rc;
-        }
+        int slept = rc == UNCHANGED;
+        if (slept) rc = epoch_sleep(c, e, deadline_ns);
         epoch_release(c, e);
-        if (rc == VG_INTERRUPTED) return rc;
+        if (!slept || rc == VG_INTERRUPTED) return rc;   /* a result, closed, an error, or a signal */
         if (__atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE) != wake &&
             !__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE))
             return VG_WOKEN;
