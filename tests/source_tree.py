@@ -21,13 +21,23 @@ def _ignore(directory: str, names: list) -> set:
             or (n.endswith(".c") and directory.endswith("vmgen"))}
 
 
-def copy_source_tree(dest: Path, dirs: Iterable[str] = ("csrc", "vmgen")) -> Path:
-    """setup.py, pyproject.toml and `dirs` of the source tree, copied into dest (created)."""
+# What any copied test file may import from beside it.
+TEST_HELPERS = ("conftest.py", "view_engines.py", "counter_pages.py")
+
+
+def copy_source_tree(dest: Path, dirs: Iterable[str] = ("csrc", "vmgen"), tests: Iterable[str] = ()) -> Path:
+    """setup.py, pyproject.toml and `dirs` of the source tree, copied into dest (created); and, if any test
+    files are named, those with TEST_HELPERS into dest/tests, to run over dest's build."""
     dest.mkdir(parents=True, exist_ok=True)
     for item in ("setup.py", "pyproject.toml"):
         shutil.copy2(ROOT / item, dest / item)
     for item in dirs:
         shutil.copytree(ROOT / item, dest / item, ignore=_ignore)
+    tests = tuple(tests)
+    if tests:
+        (dest / "tests").mkdir()
+        for name in tests + TEST_HELPERS:
+            shutil.copy2(ROOT / "tests" / name, dest / "tests" / name)
     return dest
 
 

@@ -6,7 +6,6 @@ the leak loops of thousands of open/wait/close cycles. Any sanitizer report fail
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,6 @@ from source_tree import (ROOT, assert_no_sanitizer_report, assert_sanitized, bui
 pytestmark = pytest.mark.skipif(not (ROOT / "setup.py").exists(),
                                 reason="no source tree to rebuild under ASan (tests run against an installed wheel)")
 
-HELPERS = ("conftest.py", "view_engines.py", "counter_pages.py")
 SUITES = {
     "linux": ("test_counter_simulated.py", "test_counter_waits.py", "test_counter_vmclock.py",
               "test_counter_vmgenid.py", "test_counter_cli.py"),
@@ -30,10 +28,7 @@ SUITES = {
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="builds the Linux and POSIX backends with gcc")
 @pytest.mark.parametrize("backend", ["linux", "posix"])
 def test_counter_suite_under_asan(tmp_path: Path, backend: str) -> None:
-    tree = copy_source_tree(tmp_path / f"vmgen-{backend}-asan")
-    (tree / "tests").mkdir()
-    for name in SUITES[backend] + HELPERS:
-        shutil.copy2(ROOT / "tests" / name, tree / "tests" / name)
+    tree = copy_source_tree(tmp_path / f"vmgen-{backend}-asan", tests=SUITES[backend])
     build_in_place(tree, VMGEN_SANITIZE="1", VMGEN_COUNTER_BACKEND=backend)
     assert_sanitized(next((tree / "vmgen").glob("_counter*.so")))
     env = sanitizer_env(tree)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,15 +24,11 @@ pytestmark = pytest.mark.skipif(not (ROOT / "setup.py").exists(),
 
 SHARED_TESTS = ("test_counter_simulated.py", "test_counter_waits.py", "test_counter_generation.py",
                 "test_counter_cli.py")
-HELPERS = ("conftest.py", "view_engines.py", "counter_pages.py")
 
 
 @pytest.fixture(scope="module")
 def posix_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tree = copy_source_tree(tmp_path_factory.mktemp("posix") / "vmgen-posix")
-    (tree / "tests").mkdir()
-    for name in SHARED_TESTS + HELPERS:
-        shutil.copy2(ROOT / "tests" / name, tree / "tests" / name)
+    tree = copy_source_tree(tmp_path_factory.mktemp("posix") / "vmgen-posix", tests=SHARED_TESTS)
     build_in_place(tree, VMGEN_COUNTER_BACKEND="posix")
     return tree
 
