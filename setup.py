@@ -1,12 +1,12 @@
 """Build vmgen's C extensions.
 
-One extension per capability, each a Cython module over portable C in csrc/:
-  vmgen._fields   - the zero-copy field engine behind every buffer view
-  vmgen._counter  - generation-counter backends (one C file per platform, psutil-style)
+One extension per capability, each a Cython module over portable C:
+  vmgen.switch._fields  - the zero-copy field engine behind every buffer view (csrc/switch/)
+  vmgen.counter._core   - generation-counter backends, one C file per platform, psutil-style (csrc/counter/)
 
 Environment knobs (for tests and CI, not for users):
   VMGEN_SANITIZE=1  build with -fsanitize=address,undefined (the fuzz/ASan test uses it)
-  VMGEN_ONLY=NAME   build only extension vmgen.NAME (e.g. VMGEN_ONLY=_fields)
+  VMGEN_ONLY=NAME   build only the extension whose dotted name ends in NAME (e.g. VMGEN_ONLY=_fields)
   VMGEN_COUNTER_BACKEND=posix
                     build the portable POSIX counter (macOS's) on Linux, so its tests run here
 """
@@ -32,18 +32,18 @@ if os.environ.get("VMGEN_SANITIZE"):
     extra_link_args += flags
 
 
-def ext(name, sources, **kw):
+def ext(name, sources, include_dir, **kw):
     return Extension(
         name,
         sources,
-        include_dirs=["csrc"],
+        include_dirs=[include_dir],
         extra_compile_args=extra_compile_args,
         extra_link_args=extra_link_args,
         **kw,
     )
 
 
-# One C file per platform behind csrc/vg_counter.h (psutil-style).
+# One C file per platform behind csrc/counter/vg_counter.h (psutil-style).
 if sys.platform == "win32":
     counter_backend = "windows"
 elif sys.platform.startswith("linux"):
@@ -52,17 +52,17 @@ else:   # macOS, the BSDs: futex-free, simulated counter only
     counter_backend = "posix"
 if counter_backend not in ("windows", "linux", "posix"):
     sys.exit(f"VMGEN_COUNTER_BACKEND={counter_backend!r}: expected linux or posix")
-counter_sources = ["vmgen/_counter.pyx", f"csrc/vg_counter_{counter_backend}.c"]
+counter_sources = ["vmgen/counter/_core.pyx", f"csrc/counter/vg_counter_{counter_backend}.c"]
 counter_libraries = ["kernel32", "cfgmgr32"] if counter_backend == "windows" else []
 
 extensions = [
-    ext("vmgen._fields", ["vmgen/_fields.pyx"]),
-    ext("vmgen._counter", counter_sources, libraries=counter_libraries),
+    ext("vmgen.switch._fields", ["vmgen/switch/_fields.pyx"], "csrc/switch"),
+    ext("vmgen.counter._core", counter_sources, "csrc/counter", libraries=counter_libraries),
 ]
 
 only = os.environ.get("VMGEN_ONLY")
 if only:
-    extensions = [e for e in extensions if e.name == "vmgen." + only]
+    extensions = [e for e in extensions if e.name.endswith("." + only)]
 
 setup(
     ext_modules=cythonize(

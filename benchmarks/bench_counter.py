@@ -18,10 +18,10 @@ import pytest
 import vmgen
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-from counter_pages import make_page, write_gen  # noqa: E402
+from support.counter_pages import make_page, write_gen  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# How a waiter in another process hears a store, per C backend (vmgen._counter.PLATFORM).
+# How a waiter in another process hears a store, per C backend (vmgen.counter._core.PLATFORM).
 _WAKE_HOW = {"linux": "futex on the shared page", "windows": "re-read every 1 ms",
              "posix": "re-read every 2 ms"}
 N = 200_000   # loop iterations per round: amortises the timer, and the loop cost is the same on both sides
@@ -169,7 +169,7 @@ for _ in range({n}):
             c.advance()
             lat.append(float(p.stdout.readline()) - t0)
     p.wait(10)
-    _, p99 = _report(f"cross-process simulated ({_WAKE_HOW[vmgen._counter.PLATFORM]})", lat)
+    _, p99 = _report(f"cross-process simulated ({_WAKE_HOW[vmgen.counter._core.PLATFORM]})", lat)
     assert p99 <= 5.0
 
 

@@ -16,7 +16,7 @@ import timeit
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "mof"))
 
 import vmgen  # noqa: E402
 from vmgen import mof  # noqa: E402

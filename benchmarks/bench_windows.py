@@ -1,4 +1,4 @@
-"""The windows backend's speed, measured under Wine (the rig of tests/windows/rig.py) in one run.
+"""The windows backend's speed, measured under Wine (the rig of tests/rigs/windows/rig.py) in one run.
 
     python3 benchmarks/bench_windows.py [--quick] [--json OUT]
 
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "windows"))
+sys.path.insert(0, str(ROOT / "tests" / "rigs" / "windows"))
 import rig as rigmod  # noqa: E402
 
 

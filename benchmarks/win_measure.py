@@ -20,7 +20,7 @@ import timeit
 from ctypes import wintypes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "windows"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "rigs", "windows"))
 
 import winctl  # noqa: E402
 
@@ -119,7 +119,7 @@ def wake_cross_process(c, rounds):
     th = threading.Thread(target=waiter)
     th.start()
     time.sleep(0.05)
-    code = CHILD % os.path.join(os.path.dirname(HERE), "tests", "windows")
+    code = CHILD % os.path.join(os.path.dirname(HERE), "tests", "rigs", "windows")
     p = subprocess.run([sys.executable, "-c", code, str(g.count), str(g.count_high), str(rounds)],
                        capture_output=True, text=True, timeout=300)
     th.join(30)

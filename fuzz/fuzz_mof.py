@@ -21,7 +21,7 @@ from typing import Any, Dict, Optional, Tuple
 import atheris
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]  # this checkout's vmgen, and the test suite's MOF texts
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "mof")]  # this checkout's vmgen, and the test suite's MOF texts
 
 with atheris.instrument_imports(include=["vmgen"]):
     from vmgen import mof
@@ -97,7 +97,7 @@ def TestOneInput(data: bytes) -> None:
             pass
 
 
-# The C engine keeps every view type it makes for the life of the process (vmgen._fields._layouts), about
+# The C engine keeps every view type it makes for the life of the process (vmgen.switch._fields._layouts), about
 # 3 KB each: reuse one view type per distinct layout and stop making new ones after a few thousand, or a
 # long run would grow without bound.
 _VIEWS: Dict[Tuple[Any, ...], Tuple[type, type]] = {}

@@ -1,7 +1,7 @@
 """atheris harness over every vmgen view: constructors, every field read, to_dict, nbytes, validate,
 custom()/settings(), buffer export, in-place writes - on the C engine, checked against the reference.
 
-Run (the ASan test does this with a sanitizer build, see tests/test_fuzz_asan.py):
+Run (the ASan test does this with a sanitizer build, see tests/switch/test_fuzz_asan.py):
 
     PYTHONMALLOC=malloc python3 fuzz/fuzz_views.py -runs=100000 [-max_len=2048] [corpus_dir]
 
@@ -23,11 +23,11 @@ import atheris
 
 with atheris.instrument_imports(include=["vmgen"]):
     import vmgen._reference as ref
-    from vmgen import _fields
-    from vmgen._viewdefs import define_views
+    from vmgen.switch import _fields
+    from vmgen.switch._viewdefs import define_views
     from vmgen.errors import BufferTooShort, LayoutError
 
-    from vmgen import layout as L
+    from vmgen.switch import layout as L
     from vmgen._reference import _fields as _ref_fields
 
 # A run-time layout with the widths the built-ins lack (signed, 64-bit counts/offsets, a revision-gated
@@ -48,7 +48,7 @@ R = {name: getattr(ref, name) for name in C}
 C["Generic"] = _fields.make_view_type("Generic", GENERIC)
 R["Generic"] = _ref_fields.make_view_type("Generic", GENERIC)
 NAMES = sorted(C)
-print(f"fuzz_views: vmgen._fields from {_fields.__file__}", file=sys.stderr, flush=True)
+print(f"fuzz_views: vmgen.switch._fields from {_fields.__file__}", file=sys.stderr, flush=True)
 CHECK_REFERENCE = os.environ.get("VMGEN_FUZZ_NO_REFERENCE") is None
 
 # Valid templates to mutate (coverage of the deep paths comes much faster from these than from noise)

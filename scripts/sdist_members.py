@@ -1,12 +1,12 @@
-"""What vmgen's sdist must carry, and what it must not (issue 8). Used by scripts/check-sdist and tests/test_sdist.py.
+"""What vmgen's sdist must carry, and what it must not (issue 8). Used by scripts/check-sdist and tests/packaging/test_sdist.py.
 
     python3 scripts/sdist_members.py dist/vmgen-0.1.0.tar.gz [--root .] [--rev HEAD]
 
 Required: every file git tracks (at --rev, else in the index and still present) among LICENSE, README.md,
-pyproject.toml, setup.py, requirements-test.txt, csrc/*.c|*.h, the package's sources (vmgen/**: .py .pyx .pxd
+pyproject.toml, setup.py, requirements-test.txt, csrc/**: .c .h, the package's sources (vmgen/**: .py .pyx .pxd
 .pxi .pyi py.typed), tests/**, benchmarks/** and fuzz/**; without git, the same paths found on disk.
 Junk: compiled objects (*.so *.pyd *.o *.pyc, __pycache__/), Cython's generated C (vmgen/**/*.c), build and
-tool output (build/, dist/, wheelhouse/, caches, tests/windows/build/).
+tool output (build/, dist/, wheelhouse/, caches, tests/rigs/windows/build/).
 Exit status 0 if the sdist has every required member and no junk, 1 otherwise (each problem on a line).
 """
 from __future__ import annotations
@@ -24,12 +24,12 @@ TOP_FILES = ("LICENSE", "README.md", "pyproject.toml", "setup.py", "requirements
 TREES = ("tests/", "benchmarks/", "fuzz/")
 PACKAGE_SUFFIXES = (".py", ".pyx", ".pxd", ".pxi", ".pyi")
 # Not required even when tracked: what MANIFEST.in prunes on purpose.
-NOT_REQUIRED = ("tests/windows/build/*",)
+NOT_REQUIRED = ("tests/rigs/windows/build/*",)
 
 JUNK_PATTERNS = (
     "*.so", "*.pyd", "*.o", "*.obj", "*.pyc", "*.pyo", "*.whl",
-    "vmgen/*.c",                     # Cython output (vmgen/_fields.c, vmgen/_counter.c): built at install
-    "build/*", "dist/*", "wheelhouse/*", "tests/windows/build/*",
+    "vmgen/*.c",                     # Cython output (fnmatch: any depth) (vmgen/switch/_fields.c, vmgen/counter/_core.c): built at install
+    "build/*", "dist/*", "wheelhouse/*", "tests/rigs/windows/build/*",
     ".git/*", ".hypothesis/*", ".pytest_cache/*", ".mypy_cache/*", ".benchmarks/*", ".wine-rig/*",
 )
 JUNK_DIRS = ("__pycache__",)

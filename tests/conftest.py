@@ -1,6 +1,6 @@
 """Shared fixtures for the view tests: the same tests run on both field engines (see view_engines.py).
 
-``engine`` is parametrized over the C views (``vmgen`` on ``vmgen._fields``) and the pure-Python
+``engine`` is parametrized over the C views (``vmgen`` on ``vmgen.switch._fields``) and the pure-Python
 reference (``vmgen._reference``). A missing C extension is a failure, not a skip, unless VMGEN_PURE
 is set (then the C half is skipped with a reason).
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from view_engines import ENGINES, _c_engine, _ref_engine, as_memoryview  # noqa: F401 (re-exported)
+from support.view_engines import ENGINES, _c_engine, _ref_engine, as_memoryview  # noqa: F401 (re-exported)
 
 
 

@@ -1,8 +1,13 @@
 """vmgen: notice VM "time travel" (snapshot restore, clone) and work with Hyper-V extensible-switch buffers.
 
-Two halves under one package:
-  * generation counters: ``vmgen.open()`` over Windows, VMClock, vmgenid and a simulated source;
-  * zero-copy views over switch buffers: ``NicSaveState``, ``FeatureSettings``, ``PortPropertyParameters``, ...
+The package's rooms:
+  * ``vmgen.counter``: generation counters, ``vmgen.open()`` over Windows, VMClock, vmgenid and a simulated source;
+  * ``vmgen.switch``: zero-copy views over switch buffers (``NicSaveState``, ``FeatureSettings``, ...), the
+    layouts they are made from, and C headers;
+  * ``vmgen.mof``: MOF policy classes -> switch layouts (imported on first use);
+  * ``vmgen.cli``: the ``vmgen`` command, one module per subcommand;
+  * ``vmgen.errors``: the exceptions all of them raise.
+This namespace re-exports the public API (see API.md).
 
 ``VMGEN_PURE=1`` in the environment (or a missing C extension, with a warning) selects the pure-Python
 reference implementation of the views, ``vmgen._reference``.
@@ -19,8 +24,7 @@ from .errors import (
     NotSupported,
     VmgenError,
 )
-from .versions import decode_version, encode_version
-from .views import (
+from .switch import (
     IMPLEMENTATION,
     FeatureSettings,
     NicSaveState,
@@ -28,6 +32,7 @@ from .views import (
     PropertyCustom,
     SwitchPropertyParameters,
 )
+from .switch.versions import decode_version, encode_version
 
 __version__ = "0.1.0"
 

@@ -14,13 +14,13 @@ from .errors import LayoutError as LayoutError
 from .errors import MofError as MofError
 from .errors import NotSupported as NotSupported
 from .errors import VmgenError as VmgenError
-from .versions import decode_version as decode_version
-from .versions import encode_version as encode_version
-from .views import IMPLEMENTATION as IMPLEMENTATION
-from .views import FeatureSettings as FeatureSettings
-from .views import NicSaveState as NicSaveState
-from .views import PortPropertyParameters as PortPropertyParameters
-from .views import PropertyCustom as PropertyCustom
-from .views import SwitchPropertyParameters as SwitchPropertyParameters
+from .switch.versions import decode_version as decode_version
+from .switch.versions import encode_version as encode_version
+from .switch import IMPLEMENTATION as IMPLEMENTATION
+from .switch import FeatureSettings as FeatureSettings
+from .switch import NicSaveState as NicSaveState
+from .switch import PortPropertyParameters as PortPropertyParameters
+from .switch import PropertyCustom as PropertyCustom
+from .switch import SwitchPropertyParameters as SwitchPropertyParameters
 
 __version__: str

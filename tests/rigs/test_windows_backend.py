@@ -1,0 +1,91 @@
+"""The Windows backend, proven on Linux: Wine loads our WDM test driver (tests/rigs/windows/driver/vmgentest.c) and
+the real Windows CPython 3.13 runs vmgen's mingw-built extensions against it (tests/rigs/windows/rig.py).
+
+One pytest run inside the Windows CPython covers
+  * tests/rigs/windows/wintest_backend.py - the windows backend against the driver (polling, waits, timeout,
+    CancelIoEx on close, Ctrl-C, wait_async, subscribe, guard, hot path incl. a change from another Wine
+    process, NotSupported, DeviceNotFound, PermissionError, 1,000-cycle handle-leak check);
+  * the counter test files whose behaviour is the same on Windows (the simulated backend and Generation);
+    their POSIX-only tests skip themselves there, each with its reason.
+Each Linux-side test below reports one in-Wine test (or one shared file) with its failure text.
+
+Skips (with the reason) only where wine, mingw-w64, Cython or the CPython 3.13 headers are missing.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Dict, Tuple
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WINDIR = ROOT / "tests" / "rigs" / "windows"
+sys.path.insert(0, str(WINDIR))
+import rig as rigmod  # noqa: E402
+
+WINTEST = "tests/rigs/windows/wintest_backend.py"
+SHARED = ("tests/counter/test_counter_generation.py", "tests/counter/test_counter_simulated.py",
+          "tests/counter/test_counter_waits.py")
+# Their POSIX-only tests skip themselves on Windows (counter_pages.posix_only / linux_backends).
+
+
+def _wintest_names():
+    tree = ast.parse((ROOT / WINTEST).read_text())
+    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+
+
+@pytest.fixture(scope="module")
+def wine_results(tmp_path_factory) -> Dict[str, Tuple[str, str]]:
+    why = rigmod.missing()
+    if why:
+        pytest.skip(f"Wine rig unavailable: {why}")
+    rig = rigmod.Rig()
+    rig.prepare()
+    junit = tmp_path_factory.mktemp("wine") / "junit.xml"
+    args = [rig.winpath(ROOT / WINTEST), *(rig.winpath(ROOT / f) for f in SHARED)]
+    with rig.session():
+        r = rig.pytest("-q", "-rfE", *args, junit=junit, timeout=1200)
+    summary = [ln for ln in r.stdout.strip().splitlines() if " in " in ln and ("passed" in ln or "failed" in ln)]
+    sys.stderr.write(f"[wine-rig] in Wine: {summary[-1] if summary else r.stdout[-300:]}; timings: {rig.timings}\n")
+    if not junit.exists():
+        pytest.fail(f"the in-Wine pytest run produced no report (rc={r.returncode}):\n{r.stdout[-6000:]}\n"
+                    f"{r.stderr[-3000:]}", pytrace=False)
+    results: Dict[str, Tuple[str, str]] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        module = case.get("classname", "").replace(".", "/") + ".py"
+        name = case.get("name", "")
+        outcome, text = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            el = case.find(tag)
+            if el is not None:
+                outcome = "skipped" if tag == "skipped" else "failed"
+                text = (el.get("message") or "") + "\n" + (el.text or "")
+                if tag != "skipped":
+                    break
+        prev = results.get(f"{module}::{name}")
+        if prev is None or prev[0] != "failed":     # an error in teardown after a pass still fails the test
+            results[f"{module}::{name}"] = (outcome, text)
+    results["__output__"] = ("", r.stdout[-6000:] + r.stderr[-3000:])
+    return results
+
+
+@pytest.mark.parametrize("name", _wintest_names())
+def test_windows_backend_under_wine(wine_results, name):
+    key = f"{WINTEST}::{name}"
+    if key not in wine_results:
+        pytest.fail(f"{name} did not run under Wine:\n{wine_results['__output__'][1]}", pytrace=False)
+    outcome, text = wine_results[key]
+    assert outcome == "passed", f"{name} {outcome} under Wine:\n{text[-6000:]}"
+
+
+@pytest.mark.parametrize("path", SHARED)
+def test_shared_counter_tests_under_wine(wine_results, path):
+    mine = {k: v for k, v in wine_results.items() if k.startswith(path + "::")}
+    assert mine, f"no test of {path} ran under Wine:\n{wine_results['__output__'][1]}"
+    bad = {k: v[1][-3000:] for k, v in mine.items() if v[0] == "failed"}
+    assert not bad, "\n\n".join(f"{k}:\n{v}" for k, v in bad.items())
+    assert any(v[0] == "passed" for v in mine.values())

@@ -1,0 +1,86 @@
+"""``vmgen mof2h FILE.mof [-o OUT.h] [--class NAME] [--c-type Prop=UINT32 ...]``: a MOF class's C header.
+
+Also the helpers ``vmgen decode --mof`` uses to turn a MOF file into a view class.
+"""
+from __future__ import annotations
+
+import argparse
+import codecs
+import os
+import sys
+from typing import Dict, List, Optional
+
+from .. import mof
+from ..errors import MofError
+from ..switch import layout as L
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the .mof file (UTF-8, or UTF-16/UTF-8 with a BOM), or - for stdin")
+    parser.add_argument("-o", "--output", metavar="OUT.h", help="write the header here (default: stdout)")
+    add_class_arguments(parser)
+    parser.add_argument("--name", help="the C struct's name (default: the MOF class name)")
+    parser.add_argument("--guard", help="the include guard macro (default: VMGEN_<NAME>_H)")
+
+
+def add_class_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--class", dest="class_name", metavar="NAME",
+                        help="which class of the MOF (needed when it declares several)")
+    parser.add_argument("--c-type", dest="c_types", action="append", default=[], metavar="PROP=CTYPE",
+                        help="override one slot's C type, e.g. IntValue16=UINT32 (repeatable)")
+
+
+def read_mof(path: str) -> str:
+    """The MOF text: BOM-marked UTF-16/UTF-8, else UTF-8 (mofcomp's usual encodings)."""
+    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                          (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            break
+    else:
+        encoding = "utf-8"
+        if len(data) >= 2 and data[1:2] == b"\0" and data[0:1] != b"\0":
+            encoding = "utf-16-le"  # UTF-16 without a BOM (ASCII text: every other byte NUL)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not {encoding} text ({exc.reason} at byte {exc.start})") from None
+
+
+def parse_c_types(items: List[str]) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"--c-type {item!r}: expected PROPERTY=CTYPE, e.g. IntValue16=UINT32")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_layout(path: str, class_name: Optional[str] = None, c_type_items: Optional[List[str]] = None,
+                name: Optional[str] = None) -> L.Layout:
+    """Parse ``path``, pick the class, lay it out; MofErrors name the file."""
+    text = read_mof(path)
+    shown = "<stdin>" if path == "-" else path
+    try:
+        cls = mof.select(mof.parse(text), class_name)
+        return mof.layout(cls, c_types=parse_c_types(c_type_items or []), name=name)
+    except MofError as exc:
+        err = MofError(f"{shown}: {exc}")
+        err.line, err.column = exc.line, exc.column
+        raise err from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.guard is not None and not (args.guard.isidentifier() and args.guard.isascii()):
+        raise ValueError(f"--guard {args.guard!r} is not a C identifier")
+    lay = load_layout(args.file, args.class_name, args.c_types, args.name)
+    header = lay.c_header(args.guard)
+    if args.output and args.output != "-":
+        tmp = args.output + ".tmp"
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(header)
+        os.replace(tmp, args.output)
+    else:
+        sys.stdout.write(header)
+    return 0

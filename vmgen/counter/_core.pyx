@@ -1,0 +1,256 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""C core of the generation counter: one extension type over csrc/counter/vg_counter.h.
+
+Only the interface in vg_counter.h is used here (no OS headers), so this file builds unchanged on
+Linux and Windows. vmgen/counter/__init__.py builds the public API on top of CounterBase.
+"""
+cimport cython
+from cpython.exc cimport PyErr_CheckSignals
+from libc.stdint cimport uint64_t, int64_t
+
+from vmgen.errors import CounterClosed, DeviceNotFound, LayoutError, NotSupported, VmgenError
+
+BACKEND_IDS = {
+    "windows": VG_BACKEND_WINDOWS,
+    "vmclock": VG_BACKEND_VMCLOCK,
+    "vmgenid": VG_BACKEND_VMGENID,
+    "simulated": VG_BACKEND_SIMULATED,
+}
+
+# The C backend file in this build: "linux", "posix" (macOS, BSDs: simulated only) or "windows".
+PLATFORM = vg_platform().decode("ascii")
+
+# vg_wait() returns VG_WOKEN to this sentinel's callers (subscription threads re-check their state).
+WOKEN = None
+
+
+cdef object _exception(vg_error *err):
+    msg = err.msg.decode("utf-8", "replace")
+    kind = err.kind
+    e = err.sys_errno
+    if kind == VG_E_NOT_FOUND:
+        if err.winerror:   # Windows: keep winerror (errno 2 = ENOENT, as FileNotFoundError has)
+            return DeviceNotFound(e or 2, msg, None, err.winerror)
+        return DeviceNotFound(e, msg) if e else DeviceNotFound(msg)
+    if kind == VG_E_PERMISSION:
+        return PermissionError(e, msg, None, err.winerror or None) if e or err.winerror else PermissionError(msg)
+    if kind == VG_E_NOT_SUPPORTED:
+        return NotSupported(e, msg, None, err.winerror or None) if e or err.winerror else NotSupported(msg)
+    if kind == VG_E_INVALID:
+        return LayoutError(msg)
+    if kind == VG_E_WEDGED:
+        return VmgenError(msg)
+    return OSError(e, msg, None, err.winerror or None)
+
+
+cdef bytes _path_arg(path):
+    if path is None:
+        return None
+    import os
+    p = os.fsencode(path)
+    if b"\0" in p:
+        raise ValueError("path contains a NUL byte")
+    return p
+
+
+def probe(str name, path=None):
+    """(True, "") if backend `name` can be opened here (path as for open), else (False, reason)."""
+    cdef vg_error err
+    cdef int backend = BACKEND_IDS[name]
+    cdef bytes p = _path_arg(path)
+    cdef const char *cp = NULL
+    if p is not None:
+        cp = p
+    cdef int rc
+    with nogil:
+        rc = vg_probe(backend, cp, &err)
+    if rc == VG_OK:
+        return True, ""
+    return False, err.msg.decode("utf-8", "replace")
+
+
+def now_ns():
+    """The monotonic clock vg_wait's deadlines use."""
+    return vg_now_ns()
+
+
+
+
+cdef class CounterBase:
+    """One open counter (C state). Not for direct use: vmgen.open() returns its subclass Counter."""
+
+    def __cinit__(self, int backend, path=None, int flags=0, *args, **kwargs):
+        cdef vg_error err
+        cdef bytes p = _path_arg(path)
+        cdef const char *cp = NULL
+        cdef int rc
+        cdef vg_counter *c = NULL
+        if p is not None:
+            cp = p
+        with nogil:
+            rc = vg_open(backend, cp, flags, &c, &err)
+        if rc != VG_OK:
+            raise _exception(&err)
+        self._c = c
+        self._hot = vg_hot_word(c)
+        self._interrupt = vg_interrupt_handle()
+
+    def __dealloc__(self):
+        if self._c != NULL:
+            vg_close(self._c)
+            vg_free(self._c)
+            self._c = NULL
+
+    cdef int _enter(self) except -1:
+        if self._closed:
+            raise CounterClosed("the counter is closed")
+        self._busy += 1
+        return 0
+
+    cdef void _leave(self):
+        self._busy -= 1
+        if self._closed and self._busy == 0 and self._c != NULL:
+            vg_free(self._c)      # last user out frees what close() could not
+            self._c = NULL
+
+    # ---- the hot path: one atomic load and a compare, no system call ----
+
+    @cython.always_allow_keywords(False)
+    def changed(self, uint64_t token):
+        """True if the generation has changed since token() returned `token`."""
+        if self._hot == NULL:
+            raise CounterClosed("the counter is closed")
+        return vg_hot_load(self._hot) != token
+
+    def token(self):
+        """A cheap opaque snapshot (an int) for changed()."""
+        if self._hot == NULL:
+            raise CounterClosed("the counter is closed")
+        return vg_hot_load(self._hot)
+
+    # ---- exact reads and waits ----
+
+    def _read(self):
+        """(count, count_high), an exact seqlock/syscall read."""
+        cdef vg_gen g
+        cdef vg_error err
+        cdef int rc
+        self._enter()
+        try:
+            with nogil:
+                rc = vg_read(self._c, &g, &err)
+        finally:
+            self._leave()
+        if rc == VG_OK:
+            return g.count, g.count_high
+        if rc == VG_CLOSED:
+            raise CounterClosed("the counter is closed")
+        raise _exception(&err)
+
+    def _wait(self, uint64_t count, uint64_t count_high, int64_t deadline_ns):
+        """Block (GIL released) until the generation differs from (count, count_high).
+        deadline_ns: absolute on now_ns()'s clock, -1 = none. Returns (count, count_high), or
+        WOKEN if _wake() was called. Raises TimeoutError, CounterClosed, KeyboardInterrupt."""
+        cdef vg_gen seen, out
+        cdef vg_error err
+        cdef int rc
+        seen.count = count
+        seen.count_high = count_high
+        # per call, with the GIL: on Windows the backend learns here which thread may take Ctrl-C
+        cdef void *interrupt = vg_interrupt_handle()
+        self._enter()
+        try:
+            while True:
+                with nogil:
+                    rc = vg_wait(self._c, &seen, &out, deadline_ns, interrupt, &err)
+                if rc == VG_INTERRUPTED:
+                    PyErr_CheckSignals()     # raises KeyboardInterrupt (or what a handler raises)
+                    continue                 # a handled signal: the deadline is absolute, wait on
+                break
+        finally:
+            self._leave()
+        if rc == VG_OK:
+            return out.count, out.count_high
+        if rc == VG_TIMEOUT:
+            raise TimeoutError("the VM generation did not change before the timeout")
+        if rc == VG_CLOSED:
+            raise CounterClosed("the counter was closed")
+        if rc == VG_WOKEN:
+            return WOKEN
+        raise _exception(&err)
+
+    def _wake(self):
+        """Wake current waiters with WOKEN (they re-check their state)."""
+        if self._c != NULL and not self._closed:
+            vg_wake(self._c)
+
+    # ---- simulated ----
+
+    def _store(self, uint64_t count, uint64_t count_high, bint advance):
+        cdef vg_gen g, out
+        cdef vg_error err
+        cdef int rc
+        g.count = count
+        g.count_high = count_high
+        self._enter()
+        try:
+            with nogil:
+                rc = vg_sim_store(self._c, &g, advance, &out, &err)
+        finally:
+            self._leave()
+        if rc == VG_OK:
+            return out.count, out.count_high
+        if rc == VG_CLOSED:
+            raise CounterClosed("the counter is closed")
+        raise _exception(&err)
+
+    # ---- asyncio support: an fd to watch, or an interval to re-check at ----
+
+    def _hold(self):
+        """Keep the C state (and its fds) alive across close() until _release()."""
+        self._enter()
+
+    def _release(self):
+        self._leave()
+
+    def _event_fd(self):
+        if self._c == NULL or self._closed:
+            raise CounterClosed("the counter is closed")
+        return vg_event_fd(self._c)
+
+    def _drain(self):
+        if self._c != NULL:
+            vg_drain(self._c)
+
+    def _poll_interval(self):
+        """Seconds between re-reads when the backend has no notification (0.0 if it has)."""
+        if self._c == NULL:
+            return 0.0
+        return vg_poll_interval_ns(self._c) / 1e9
+
+    def _describe(self):
+        if self._c == NULL:
+            return "closed"
+        return vg_describe(self._c).decode("utf-8", "replace")
+
+    # ---- closing ----
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def _close(self):
+        """Idempotent. Waiters in flight wake with CounterClosed; memory goes when the last leaves."""
+        if self._closed:
+            return
+        self._closed = True
+        self._hot = NULL
+        if self._c != NULL:
+            vg_close(self._c)
+            if self._busy == 0:
+                vg_free(self._c)
+                self._c = NULL
+
+
+# Asynchronous event-driven waits (Windows backend, issue 6): AsyncOp, async_start.
+include "_core_async.pxi"

@@ -1,0 +1,279 @@
+"""Layout compilation: a parsed MOF class -> a CompiledLayout laid out as WMI serializes it (see vmgen.mof)."""
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+
+from ..errors import MofError
+from ..switch import layout as L
+from ..switch.compiled import CompiledLayout
+from ..switch.versions import encode_version
+from ._model import TYPES, MofClass, MofProperty
+from ._parser import CIM_DATETIME_CHARS
+from ._parser import parse as _parse
+
+__all__ = ["parse", "layout", "select", "snake_case", "MofClass", "MofProperty", "MofError", "TYPES", "C_TYPES"]
+
+# MOF type -> C type of its value slot
+C_TYPES: Dict[str, L.Prim] = {
+    "uint8": L.UINT8, "uint16": L.UINT16, "uint32": L.UINT32, "uint64": L.UINT64,
+    "sint8": L.INT8, "sint16": L.INT16, "sint32": L.INT32, "sint64": L.INT64,
+    "boolean": L.BOOLEAN, "char16": L.WCHAR,
+}
+# C types a c_types override may name (every integer type the header knows)
+OVERRIDE_TYPES: Dict[str, L.Prim] = {name: p for name, p in L.PRIMS.items() if p is not L.GUID}
+
+_MAX_STRUCT_SIZE = 0x7FFFFFFF  # offsets are UINT32 in the serialized form; keep every size well inside
+_MAX_MAXLEN = 0xFFFF // 2 - 1  # the UINT16 byte count must hold MaxLen characters
+
+_C_KEYWORDS = frozenset("""
+    auto break case char const continue default do double else enum extern float for goto if inline int long
+    register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
+    _Alignas _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local
+    asm bool true false alignas alignof static_assert thread_local typeof nullptr
+""".split())
+# Names the generated header defines itself or takes from <windows.h>/<stdint.h>, and common object-like
+# macros of <windows.h> (found by compiling headers with such members under mingw-w64): as member names
+# they would break the header on Windows. Not exhaustive: windows.h defines thousands of ALL_CAPS macros.
+_C_RESERVED = frozenset(list(L.PRIMS) + """
+    VARIABLE_LENGTH_STRING VARIABLE_LENGTH_ARRAY offsetof NULL errno
+    IN OUT OPTIONAL CONST VOID TRUE FALSE ERROR DELETE IGNORE INFINITE MAX_PATH CALLBACK WINAPI APIENTRY
+    NEAR FAR PASCAL CDECL near far pascal cdecl hyper interface STATUS_TIMEOUT STATUS_PENDING
+""".split())
+# Attributes every view class already has.
+_VIEW_ATTRS = frozenset({"build", "layout", "nbytes", "obj", "offset", "readonly", "to_dict", "version"})
+_C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def parse(text: str) -> List[MofClass]:
+    """Every class declared in ``text``. A syntax error raises MofError with 1-based line and column;
+    a construct outside the supported subset raises MofError naming it."""
+    return _parse(text)
+
+
+def snake_case(name: str) -> str:
+    """``IntValue8`` -> ``int_value8``, ``FixedLengthString`` -> ``fixed_length_string``,
+    ``MACAddress`` -> ``mac_address``."""
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    return s.lower()
+
+
+def _err(prop: Optional[MofProperty], message: str, cls: Optional[MofClass] = None) -> MofError:
+    where: Any = prop if prop is not None else cls
+    return MofError(message, getattr(where, "line", 0), getattr(where, "column", 0))
+
+
+def _version(cls: MofClass) -> Optional[int]:
+    major_q = cls.qualifier("InterfaceVersion")
+    minor_q = cls.qualifier("InterfaceRevision")
+    if major_q is None:
+        if minor_q is not None:
+            raise _err(None, f"class {cls.name}: InterfaceRevision without InterfaceVersion", cls)
+        return None
+    try:
+        major_s = str(major_q).strip()
+        parts = major_s.split(".")
+        major = int(parts[0])
+        minor = int(parts[1]) if len(parts) == 2 else 0
+        if minor_q is not None:
+            revision = int(str(minor_q).strip())
+            if len(parts) == 2 and revision != minor:
+                raise _err(None, f"class {cls.name}: InterfaceVersion({major_q!r}) and "
+                                 f"InterfaceRevision({minor_q!r}) disagree", cls)
+            minor = revision
+        return encode_version((major, minor))
+    except (ValueError, OverflowError, IndexError) as exc:
+        if isinstance(exc, MofError):
+            raise
+        raise _err(None, f"class {cls.name}: InterfaceVersion/InterfaceRevision: {exc}", cls) from None
+
+
+def _ordered(cls: MofClass) -> List[MofProperty]:
+    """The properties in WmiDataId order; ids must be 1..N, each once (WMI's rule for serialized classes)."""
+    by_id: Dict[int, MofProperty] = {}
+    for p in cls.properties:
+        wid = p.wmi_data_id
+        if wid is None:
+            raise _err(p, f"property {p.name} of {cls.name} has no WmiDataId qualifier "
+                          "(every serialized property needs one)")
+        if wid in by_id:
+            raise _err(p, f"properties {by_id[wid].name} and {p.name} of {cls.name} both have WmiDataId({wid})")
+        by_id[wid] = p
+    if not by_id:
+        raise _err(None, f"class {cls.name} declares no properties: nothing to lay out", cls)
+    missing = [i for i in range(1, len(by_id) + 1) if i not in by_id]
+    if missing:
+        top = max(by_id)
+        raise _err(by_id[top], f"WmiDataId values of {cls.name} must run 1..{len(by_id)} without gaps: "
+                               f"{missing[0]} is missing (found {by_id[top].name} with WmiDataId({top}))")
+    return [by_id[i] for i in sorted(by_id)]
+
+
+class _Slot:
+    """One generated member, with the property it came from and whether c_types may retype it."""
+
+    def __init__(self, name: str, prim: L.Prim, count: Optional[int], prop: MofProperty, role: str) -> None:
+        self.name, self.prim, self.count, self.prop, self.role = name, prim, count, prop, role
+
+
+def _property_slots(cls: MofClass, p: MofProperty) -> Tuple[List[_Slot], str]:
+    """The members one property serializes to, and the accessor kind."""
+    n = p.name
+    t = p.type
+    if t not in TYPES:  # a hand-made MofProperty
+        raise _err(p, f"property {n} has unsupported type {t!r} (supported: {', '.join(TYPES)})")
+    if p.max_len is not None and t != "string":
+        raise _err(p, f"MaxLen applies to string properties; {n} is {t}")
+    if p.max is not None and not p.is_array:
+        raise _err(p, f"Max(n) sizes an array; {n} is not an array (declare it {t} {n}[])")
+    if p.is_array:
+        if t not in C_TYPES:
+            raise _err(p, f"unsupported MOF construct: array of {t} ({n})")
+        size = p.max
+        if p.array_size is not None:
+            if size is not None and size != p.array_size:
+                raise _err(p, f"{n}[{p.array_size}] disagrees with Max({size})")
+            size = p.array_size
+        count = _Slot(n + "ElementCount", L.UINT32, None, p, "count")
+        if size is not None:
+            return [count, _Slot(n, C_TYPES[t], size, p, "elements")], "farr"
+        return [count, _Slot(n + "Offset", L.UINT32, None, p, "offset")], "oarr"
+    if t == "string":
+        if p.max_len is None:
+            return [_Slot(n + "Offset", L.UINT32, None, p, "offset")], "ostr"
+        if p.max_len > _MAX_MAXLEN:
+            raise _err(p, f"MaxLen({p.max_len}) of {n}: its byte count must fit the UINT16 {n}ByteCount "
+                          f"(at most MaxLen({_MAX_MAXLEN}))")
+        return [_Slot(n + "ByteCount", L.UINT16, None, p, "count"),
+                _Slot(n, L.WCHAR, p.max_len + 1, p, "chars")], "cstr"
+    if t == "datetime":  # a CIM datetime string, yyyymmddHHMMSS.mmmmmmsUUU, as a MaxLen(25) string
+        return [_Slot(n + "ByteCount", L.UINT16, None, p, "count"),
+                _Slot(n, L.WCHAR, CIM_DATETIME_CHARS + 1, p, "chars")], "cstr"
+    return [_Slot(n, C_TYPES[t], None, p, "value")], "int"
+
+
+def _apply_overrides(cls: MofClass, slots: List[_Slot], elements: Dict[str, L.Prim],
+                     c_types: Mapping[str, str]) -> None:
+    by_member = {s.name: s for s in slots}
+    for key, type_name in c_types.items():
+        if not isinstance(key, str) or not isinstance(type_name, str):
+            raise MofError(f"c_types: keys and values must be str, not {key!r}: {type_name!r}")
+        prim = OVERRIDE_TYPES.get(type_name.strip())
+        if prim is None:
+            raise MofError(f"c_types[{key!r}]: unknown C type {type_name!r} (one of {', '.join(OVERRIDE_TYPES)})")
+        slot = by_member.get(key)
+        if slot is None:  # a property name (case-insensitive, like MOF): its value slot
+            try:
+                prop = cls.get_property(key)
+            except KeyError:
+                raise MofError(f"c_types: {key!r} is neither a property nor a member of {cls.name}") from None
+            if prop.name in elements:  # T X[] without Max: the elements' type lives in the accessor
+                elements[prop.name] = prim
+                continue
+            slot = by_member.get(prop.name)
+            if slot is None or slot.role == "chars":
+                raise _err(prop, f"c_types: {prop.name} is a {prop.type}; retype its members by name "
+                                 f"({', '.join(s.name for s in slots if s.prop is prop)}) instead")
+        if slot.role == "chars":
+            raise _err(slot.prop, f"c_types: {slot.name} holds the string's characters and must stay WCHAR")
+        if slot.role in ("count", "offset") and prim.signed:
+            raise _err(slot.prop, f"c_types: {slot.name} is a {slot.role} and must be unsigned, not {prim.name}")
+        slot.prim = prim
+
+
+def _check_c_name(name: str, what: str, prop: Optional[MofProperty] = None, cls: Optional[MofClass] = None) -> None:
+    if not _C_IDENT.match(name):
+        raise _err(prop, f"{what} {name!r} is not a C identifier", cls)
+    if name in _C_KEYWORDS or name in _C_RESERVED:
+        raise _err(prop, f"{what} {name!r} is a C keyword, a type name the header uses or a <windows.h> macro",
+                   cls)
+
+
+def layout(mof_class: MofClass, *, c_types: Optional[Mapping[str, str]] = None,
+           name: Optional[str] = None) -> L.Layout:
+    """The serialized C layout of ``mof_class`` (``#pragma pack(8)``, fields in WmiDataId order).
+
+    ``c_types`` maps a property name (or a generated member name) to the C type of that slot, e.g.
+    ``{"IntValue16": "UINT32"}``. ``name`` names the C struct and the view class (default: the class
+    name). ``Layout.version`` is ``(InterfaceVersion << 8) + InterfaceRevision`` (None without them).
+    """
+    if not isinstance(mof_class, MofClass):
+        raise TypeError(f"layout() needs a MofClass (from vmgen.mof.parse), not {type(mof_class).__name__}")
+    struct_name = mof_class.name if name is None else name
+    _check_c_name(struct_name, "struct name", cls=mof_class)
+    slots: List[_Slot] = []
+    kinds: List[Tuple[MofProperty, str]] = []
+    elements: Dict[str, L.Prim] = {}  # variable arrays: property name -> element type
+    for p in _ordered(mof_class):
+        _check_c_name(p.name, "property name", p)
+        prop_slots, kind = _property_slots(mof_class, p)
+        slots += prop_slots
+        kinds.append((p, kind))
+        if kind == "oarr":
+            elements[p.name] = C_TYPES[p.type]
+    if c_types:
+        _apply_overrides(mof_class, slots, elements, c_types)
+
+    members: Set[str] = set()
+    for s in slots:
+        if s.name in members or s.name == struct_name:
+            raise _err(s.prop, f"member {s.name} (from property {s.prop.name}) collides with another member "
+                               f"or the struct name {struct_name}")
+        members.add(s.name)
+    struct = L.Struct(struct_name, [(s.name, s.prim, s.count) for s in slots], pack=8)
+    if struct.size > _MAX_STRUCT_SIZE:
+        raise _err(None, f"class {mof_class.name} lays out to {struct.size} bytes; UINT32 offsets need < 2 GiB",
+                   mof_class)
+
+    fields: List[L.Accessor] = []
+    attrs: Dict[str, MofProperty] = {}
+    for p, kind in kinds:
+        attr = snake_case(p.name)
+        if keyword.iskeyword(attr):
+            attr += "_"
+        if attr in _VIEW_ATTRS or attr.startswith("_") or not attr.isidentifier():
+            raise _err(p, f"property {p.name} would be the view attribute {attr!r}, which views reserve")
+        if attr in attrs:
+            raise _err(p, f"properties {attrs[attr].name} and {p.name} both become the view attribute {attr!r}")
+        attrs[attr] = p
+        n = p.name
+        if kind == "int":
+            fields.append(L.Int(attr, n))
+        elif kind == "cstr":
+            fields.append(L.CountedString(attr, n + "ByteCount", n))
+        elif kind == "ostr":
+            fields.append(L.OffsetString(attr, n + "Offset"))
+        elif kind == "farr":
+            fields.append(L.FixedArray(attr, n + "ElementCount", n))
+        else:
+            fields.append(L.OffsetArray(attr, n + "ElementCount", n + "Offset", elements[n]))
+
+    helpers: List[L.Struct] = []
+    if any(isinstance(f, L.OffsetString) for f in fields):
+        helpers.append(L.VARIABLE_LENGTH_STRING)
+    if any(isinstance(f, L.OffsetArray) for f in fields):
+        helpers.append(L.VARIABLE_LENGTH_ARRAY)
+    result = CompiledLayout(struct, tuple(fields), view_name=struct_name, version=_version(mof_class),
+                             helpers=tuple(helpers))
+    result.field_specs()  # every accessor resolves now, not at first use
+    return result
+
+
+def select(classes: List[MofClass], name: Optional[str] = None) -> MofClass:
+    """The class called ``name`` (case-insensitive), or the only class when ``name`` is None.
+
+    Raises MofError listing the classes when ``name`` is not there, or when it is None and the MOF
+    declares several."""
+    if not classes:
+        raise MofError("the MOF declares no class")
+    listed = ", ".join(c.name for c in classes)
+    if name is None:
+        if len(classes) > 1:
+            raise MofError(f"the MOF declares {len(classes)} classes ({listed}); choose one by name")
+        return classes[0]
+    for cls in classes:
+        if cls.name.lower() == name.lower():
+            return cls
+    raise MofError(f"no class {name!r} in the MOF (it declares {listed})")

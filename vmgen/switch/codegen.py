@@ -1,0 +1,179 @@
+"""C headers from layouts: the struct definitions plus a ``_Static_assert`` on every offset and size.
+
+The asserts make the C compiler re-derive each offset that ``vmgen.switch.layout`` computed, so a header that
+compiles is a proof that Python and C agree. Structs that mirror Microsoft's types (``Struct.ms_header``)
+are emitted as ``VMGEN_<name>``; where Microsoft's header is included first (e.g. mingw-w64's
+``ntddndis.h``), every offset, size and constant is asserted against Microsoft's own definition too.
+
+``python -m vmgen.switch.codegen > csrc/switch/vmgen_layouts.h`` regenerates the shipped header; a test keeps it fresh.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from . import layout as L
+
+_PRELUDE = """\
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  if !defined(_WINDEF_) && !defined(_NTDEF_)
+#    include <windows.h>
+#  endif
+#else
+/* The Windows type names these structures are written in, with their Windows (LLP64) sizes. */
+#  ifndef VMGEN_HAVE_WINDOWS_TYPES
+#  define VMGEN_HAVE_WINDOWS_TYPES
+typedef uint8_t UINT8; typedef uint16_t UINT16; typedef uint32_t UINT32; typedef uint64_t UINT64;
+typedef int8_t INT8; typedef int16_t INT16; typedef int32_t INT32; typedef int64_t INT64;
+typedef uint8_t UCHAR; typedef uint16_t USHORT; typedef uint32_t ULONG; typedef uint64_t ULONGLONG;
+typedef uint8_t BOOLEAN; typedef uint16_t WCHAR;
+#  endif
+#  ifndef GUID_DEFINED
+#  define GUID_DEFINED
+typedef struct _GUID { uint32_t Data1; uint16_t Data2; uint16_t Data3; uint8_t Data4[8]; } GUID;
+#  endif
+#endif
+
+#ifdef __cplusplus
+#  define VMGEN_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#  define VMGEN_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+"""
+
+
+def c_name(struct: L.Struct) -> str:
+    return "VMGEN_" + struct.name if struct.ms_header else struct.name
+
+
+def _dependencies(structs: Iterable[L.Struct]) -> List[L.Struct]:
+    """Every struct needed, nested ones first, each once."""
+    seen: List[L.Struct] = []
+
+    def visit(s: L.Struct) -> None:
+        for m in s.members:
+            if isinstance(m.type, L.Struct):
+                visit(m.type)
+        if all(x.name != s.name for x in seen):
+            seen.append(s)
+
+    for s in structs:
+        visit(s)
+    return seen
+
+
+def _member_decl(m: L.Member) -> str:
+    type_name = c_name(m.type) if isinstance(m.type, L.Struct) else m.type.name
+    array = f"[{m.count}]" if m.count is not None else ""
+    return f"    {type_name} {m.name}{array};"
+
+
+# Helper structs several headers define (the shipped one and every MOF header): guarded, so any of them
+# can be included together in one translation unit.
+_SHARED_HELPERS = (L.VARIABLE_LENGTH_STRING, L.VARIABLE_LENGTH_ARRAY)
+
+
+def _struct_def(s: L.Struct) -> str:
+    name = c_name(s)
+    lines = []
+    shared = any(s is h for h in _SHARED_HELPERS)
+    if shared:
+        lines += [f"#ifndef VMGEN_DEFINED_{name}", f"#define VMGEN_DEFINED_{name}"]
+    if s.comment:
+        lines.append(f"/* {s.comment} */")
+    lines += [f"#pragma pack(push, {s.pack})", f"typedef struct _{name} {{"]
+    lines += [_member_decl(m) for m in s.members]
+    lines += [f"}} {name};", "#pragma pack(pop)"]
+    if shared:
+        lines.append(f"#endif /* VMGEN_DEFINED_{name} */")
+    return "\n".join(lines)
+
+
+def _asserts(s: L.Struct, type_name: str, gated: Optional[Dict[Tuple[str, str], str]] = None) -> List[str]:
+    out = []
+    for path, offset, _ in s.leaves():
+        cond = (gated or {}).get((s.name, path.split(".")[0]))
+        line = f'VMGEN_STATIC_ASSERT(offsetof({type_name}, {path}) == {offset}, "{type_name}.{path} at {offset}");'
+        out.append(f"#if {cond}\n{line}\n#endif" if cond else line)
+    size_line = f'VMGEN_STATIC_ASSERT(sizeof({type_name}) == {s.size}, "sizeof({type_name}) == {s.size}");'
+    if gated and any(k[0] == s.name for k in gated):
+        # Microsoft's revision-1-only definition ends before the gated members.
+        first_gated = min(s.member(k[1])[0] for k in gated if k[0] == s.name)
+        cond = next(v for k, v in gated.items() if k[0] == s.name)
+        size_line = (f"#if {cond}\n{size_line}\n#else\n"
+                     f'VMGEN_STATIC_ASSERT(sizeof({type_name}) == {first_gated}, "sizeof({type_name}) == {first_gated}");'
+                     "\n#endif")
+    out.append(size_line)
+    return out
+
+
+def c_header(structs: Sequence[L.Struct], constants: Sequence[Tuple[str, int]] = (), guard: str = "VMGEN_LAYOUTS_H",
+             title: str = "vmgen layouts", defines: Sequence[Tuple[str, int, str]] = ()) -> str:
+    """A self-contained C header for ``structs`` (and the structs they nest).
+
+    ``defines``: extra ``#define NAME value /* comment */`` lines (no cross-check against Microsoft's headers)."""
+    all_structs = _dependencies(structs)
+    parts = [
+        f"/* {title}: generated by vmgen.codegen from vmgen's declarative layouts. Do not edit. */",
+        f"#ifndef {guard}",
+        f"#define {guard}",
+        "",
+        _PRELUDE,
+    ]
+    for name, value, comment in defines:
+        parts.append(f"#define {name} 0x{value:04X}u" + (f" /* {comment} */" if comment else ""))
+    if defines:
+        parts.append("")
+    for name, value in constants:
+        parts.append(f"#define VMGEN_{name} 0x{value:08X}u")
+    if constants:
+        parts.append("")
+    for s in all_structs:
+        parts.append(_struct_def(s))
+        parts.append("")
+    parts.append("/* Our definitions, checked by the compiler against the offsets vmgen computed. */")
+    for s in all_structs:
+        parts += _asserts(s, c_name(s))
+    mirrors = [s for s in all_structs if s.ms_header]
+    if mirrors or constants:
+        parts += ["", "/* Microsoft's definitions, where included before this header (e.g. mingw-w64's ntddndis.h). */",
+                  "#ifdef _NTDDNDIS_"]
+        for s in mirrors:
+            if s.ms_header == "ntddndis.h":
+                parts += _asserts(s, s.name, L.REVISION_GATED)
+        for name, value in constants:
+            parts += [f"#ifdef {name}",
+                      f'VMGEN_STATIC_ASSERT((uint32_t)({name}) == VMGEN_{name}, "{name}");',
+                      "#endif"]
+        parts.append("#endif /* _NTDDNDIS_ */")
+    parts += ["", f"#endif /* {guard} */", ""]
+    return "\n".join(parts)
+
+
+def builtin_header() -> str:
+    return c_header(L.BUILTIN_STRUCTS, L.CONSTANTS, title="vmgen layouts (NDIS switch structures, SAMPLE_FEATURE_SETTINGS)")
+
+
+_VARIABLE_PARTS_NOTE = (
+    "offsets count from the first byte of the structure; variable parts lie after the fixed part; "
+    "VARIABLE_LENGTH_STRING.StringLength counts bytes (no NUL); *ByteCount members count bytes")
+
+
+def layout_header(layout: L.Layout, guard: Optional[str] = None) -> str:
+    """The header for one layout (used for MOF-compiled layouts)."""
+    name = layout.struct.name.upper()
+    defines = []
+    if layout.version is not None:
+        defines.append((f"VMGEN_{name}_VERSION", layout.version, "(InterfaceVersion << 8) + InterfaceRevision"))
+    title = layout.struct.name
+    if any(isinstance(f, (L.OffsetString, L.OffsetArray, L.CountedString)) for f in layout.fields):
+        title += " (" + _VARIABLE_PARTS_NOTE + ")"
+    return c_header((layout.struct,) + tuple(layout.helpers), guard=guard or f"VMGEN_{name}_H",
+                    title=title, defines=defines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(builtin_header())
