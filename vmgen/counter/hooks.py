@@ -43,10 +43,14 @@ _warned = False
 class _Watcher:
     """The thread and the counter it waits on. ``last`` is the generation whose hooks ran most recently."""
 
-    def __init__(self) -> None:
+    def __init__(self, inherited: Optional["_Watcher"] = None) -> None:
         self.counter = _open_counter()
         self.source = f"{self.counter.backend} ({self.counter.path or self.counter.describe()})"
         self.last: Generation = self.counter.read()
+        if inherited is not None and inherited.source == self.source:
+            # a forked child starts from what its parent had seen, not from now: a change between the
+            # fork and this read must run the hooks here too
+            self.last = inherited.last
         self.rounds = 0
         self.cond = threading.Condition(threading.Lock())
         self.stopped = False
@@ -105,14 +109,14 @@ def _run_entries(entries: Tuple[_Entry, ...], kind: str) -> List[BaseException]:
     return failed
 
 
-def _ensure_watcher() -> None:
+def _ensure_watcher(inherited: Optional[_Watcher] = None) -> None:
     """Start the watcher if hooks are registered and none runs; warn once if no source can see changes."""
     global _watcher, _warned
     with _lock:
         if _watcher is not None or not (_after or _prologue):
             return
         try:
-            _watcher = _Watcher()
+            _watcher = _Watcher(inherited)
         except OSError as exc:   # DeviceNotFound, PermissionError, ...: registration still works
             if not _warned:
                 _warned = True
@@ -140,10 +144,11 @@ def _after_fork_in_child() -> None:
     """The child has no watcher thread: re-arm one on its own counter (a fresh baseline read)."""
     global _lock, _watcher
     _lock = threading.RLock()          # another thread may have held it at fork time
-    if _watcher is not None:
-        _orphans.append(_watcher)      # its counter belongs to the parent's watcher; leave it alone
+    inherited = _watcher
+    if inherited is not None:
+        _orphans.append(inherited)     # its counter belongs to the parent's watcher; leave it alone
         _watcher = None
-    _ensure_watcher()
+    _ensure_watcher(inherited)
 
 
 def _add(entry: _Entry, prologue: bool = False) -> None:
