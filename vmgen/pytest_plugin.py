@@ -144,6 +144,8 @@ def vm_restore(tmp_path: Any) -> Iterator[VmRestore]:
             os.environ.pop("VMGEN_SIMULATE", None)
         else:
             os.environ["VMGEN_SIMULATE"] = old_env
-        hooks._rearm()      # back to the real source (or no watcher when no hook is left)
+        with warnings.catch_warnings():   # restoring the state before the test, not a new registration
+            warnings.simplefilter("ignore", RuntimeWarning)
+            hooks._rearm()  # back to the real source (or no watcher when no hook is left)
         sim.close()
 

@@ -53,32 +53,38 @@ def test_a_failing_clone_is_reported(vm_restore):
 '''
 
 
-def test_the_documented_example_passes(pytester):
-    pytester.makepyfile(test_example=RESTORE_HANDLER_EXAMPLE)
+BROKEN = (RESTORE_HANDLER_EXAMPLE.replace("sessions.clear()", "pass")
+          .replace("def test_clones", "def _no_clones").replace("def test_a_failing", "def _no_f"))
+
+
+def test_the_documented_example_passes_and_a_broken_handler_fails(pytester):
+    """The broken copy is the negative control: the fixture really waits for the hooks, so a handler
+    that does nothing fails the user's test."""
+    pytester.makepyfile(test_example=RESTORE_HANDLER_EXAMPLE, test_broken=BROKEN)
     result = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: assert {'a': 1} == {}*", "test_broken.py:*: AssertionError"])
 
 
-def test_a_broken_handler_fails_the_users_test(pytester):
-    """Negative control: the fixture really waits for the hooks, so a handler that does nothing fails."""
-    pytester.makepyfile(test_broken=RESTORE_HANDLER_EXAMPLE.replace("sessions.clear()", "pass")
-                        .replace("def test_clones", "def _no_clones").replace("def test_a_failing", "def _no_f"))
-    result = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*assert {'a': 1} == {}*"])
+def test_the_plugin_is_inert_unless_used_and_the_fixture_undoes_itself(pytester):
+    pytester.makepyfile(test_a_inert='''
+        import sys, threading
 
-
-def test_the_fixture_undoes_itself(pytester):
-    pytester.makepyfile(test_undo='''
+        def test_nothing_loaded():
+            assert "vmgen.pytest_plugin" in sys.modules           # the plugin is loaded...
+            assert "vmgen.counter.hooks" not in sys.modules       # ...and has started nothing
+            assert [t.name for t in threading.enumerate()] == ["MainThread"]
+        ''', test_b_undo='''
         import os, threading, vmgen
-        from vmgen.counter import hooks
 
         def test_uses_it(vm_restore):
+            from vmgen.counter import hooks     # imported here: collection must not load it (test_a_inert)
             vmgen.register_after_restore(print)
             assert os.environ["VMGEN_SIMULATE"] == vm_restore.path
             assert hooks._source() == "simulated (%s)" % vm_restore.path
 
         def test_after():
+            from vmgen.counter import hooks
             assert "VMGEN_SIMULATE" not in os.environ
             assert hooks._after == () and hooks._source() is None
             assert not any(t.name == "vmgen-restore-hooks" for t in threading.enumerate())
@@ -89,20 +95,7 @@ def test_the_fixture_undoes_itself(pytester):
     finally:
         if env_before is not None:
             os.environ["VMGEN_SIMULATE"] = env_before
-    result.assert_outcomes(passed=2)
-
-
-def test_the_plugin_is_inert_unless_used(pytester):
-    pytester.makepyfile(test_inert='''
-        import sys, threading
-
-        def test_nothing_loaded():
-            assert "vmgen.pytest_plugin" in sys.modules           # the plugin is loaded...
-            assert "vmgen.counter.hooks" not in sys.modules       # ...and has started nothing
-            assert [t.name for t in threading.enumerate()] == ["MainThread"]
-        ''')
-    result = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=3)
 
 
 def test_the_entry_point_is_declared():
