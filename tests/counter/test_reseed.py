@@ -102,3 +102,33 @@ def test_fresh_seed():
     assert len(a) == 32 and len(b) == 64 and a != b[:32]
     with pytest.raises(ValueError):
         reseed.fresh_seed(65)
+
+
+def _kmsg_root(tmp_path, lines):
+    (tmp_path / "dev").mkdir(exist_ok=True)
+    (tmp_path / "dev" / "kmsg").write_text("".join(f"6,{i},1,-;random: crng reseeded due to virtual machine fork\n"
+                                                   for i in range(lines)))
+    return str(tmp_path)
+
+
+def test_the_kernel_reseed_is_confirmed_from_the_kernel_log(tmp_path):
+    import threading
+    import time
+
+    root = _kmsg_root(tmp_path, 1)
+    assert reseed._fork_reseeds(root) == 1
+    late = threading.Timer(0.03, lambda: _kmsg_root(tmp_path, 2))   # the kernel logs the reseed 30 ms later
+    late.start()
+    t0 = time.monotonic()
+    confirmed, how = reseed.await_kernel_reseed(1, timeout=5, root=root)
+    late.join()
+    assert confirmed and "new 'crng reseeded" in how and time.monotonic() - t0 < 4
+    confirmed, how = reseed.await_kernel_reseed(2, timeout=0.05, root=root)     # control: nothing new
+    assert not confirmed and "within 50 ms" in how
+    assert reseed.await_kernel_reseed(None)[0] is False
+
+
+def test_a_simulated_restore_says_the_kernel_was_not_cloned(vm_restore):
+    vmgen.reseed_on_restore()
+    vm_restore.restore()
+    assert reseed.kernel_reseed == "simulated restore: the kernel's RNG was never cloned"

@@ -30,7 +30,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import hooks
 
-__all__ = ["reseed_on_restore", "register_rng", "unregister_rng", "reseed_now", "fresh_seed"]
+__all__ = ["reseed_on_restore", "register_rng", "unregister_rng", "reseed_now", "fresh_seed", "await_kernel_reseed",
+           "kernel_reseed"]
 
 Reseed = Callable[[Any, bytes], None]
 # id(obj) -> (reference to obj, reseed function); weak where the object allows it
@@ -173,15 +174,66 @@ def reseed_now() -> List[str]:
     return done
 
 
+# ---- knowing that the kernel has reseeded ----
+# Linux reseeds its RNG on a VM fork only through vmgenid (add_vmfork_randomness), which logs FORK_RESEED_LINE.
+# When the kernel log is readable and a device is bound to vmgenid, the hook waits (at most KERNEL_WAIT) for a
+# new such line before drawing entropy; `kernel_reseed` records what was known for the last restore.
+KERNEL_WAIT = 0.1
+kernel_reseed = "no restore yet"
+_kmsg_baseline: Optional[int] = None
+
+
+def _fork_reseeds(root: str = "/") -> Optional[int]:
+    from ._doctor import _Machine
+
+    return _Machine(root, "").fork_reseeds_logged()
+
+
+def _vmgenid_bound(root: str = "/") -> bool:
+    from ._doctor import VMGENID_IDS, _Machine
+
+    m = _Machine(root, "")
+    return any(m.driver(d) == "vmgenid" for _, d in m.platform_devices(VMGENID_IDS, "microsoft,vmgenid"))
+
+
+def await_kernel_reseed(baseline: Optional[int], timeout: float = KERNEL_WAIT, root: str = "/") -> Tuple[bool, str]:
+    """Wait up to ``timeout`` s for the kernel log's count of VM-fork reseeds to differ from ``baseline``.
+    Returns (confirmed, how we know) -- confirmed False when the log is unreadable or stays the same."""
+    if baseline is None:
+        return False, "kernel log unreadable (needs root or kernel.dmesg_restrict=0): reseed not confirmed"
+    deadline = time.monotonic() + timeout
+    while True:
+        n = _fork_reseeds(root)
+        if n is not None and n != baseline:
+            return True, "the kernel log shows a new 'crng reseeded due to virtual machine fork'"
+        if time.monotonic() >= deadline:
+            return False, f"no new kernel reseed logged within {timeout * 1000:.0f} ms: seeds mix in the clocks"
+        time.sleep(0.005)
+
+
 def _reseed_hook() -> None:
+    global kernel_reseed, _kmsg_baseline
+    source = hooks._source() or ""
+    if source.startswith("simulated"):
+        kernel_reseed = "simulated restore: the kernel's RNG was never cloned"
+    elif source.startswith("vmgenid"):
+        kernel_reseed = "vmgenid uevent: sent after add_vmfork_randomness() returned"
+    elif sys.platform.startswith("linux") and _vmgenid_bound():
+        confirmed, kernel_reseed = await_kernel_reseed(_kmsg_baseline)
+        _kmsg_baseline = _fork_reseeds()
+    else:
+        kernel_reseed = "no vmgenid device: the kernel does not reseed on restore; seeds mix in the clocks"
     reseed_now()
 
 
 def reseed_on_restore() -> None:
     """Turn on reseeding after every observed restore (idempotent). It runs before every user
     after-restore hook, so those already see fresh RNGs. Starts the restore-hook watcher if needed."""
+    global _kmsg_baseline
     try:
         import ssl  # noqa: F401  (imported now, not in the hook thread right after a restore)
     except ImportError:
         pass
+    if sys.platform.startswith("linux") and not hooks._has_prologue(_reseed_hook):
+        _kmsg_baseline = _fork_reseeds()
     hooks._add_prologue(_reseed_hook)

@@ -1,5 +1,5 @@
 """Types of vmgen.counter.reseed (reseeding user-space RNGs after a restore)."""
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import Any, Callable, List, Optional, Tuple, TypeVar
 
 T = TypeVar("T")
 
@@ -8,3 +8,7 @@ def register_rng(obj: T, reseed: Optional[Callable[[T, bytes], None]] = ...) -> 
 def unregister_rng(obj: object) -> None: ...
 def reseed_now() -> List[str]: ...
 def reseed_on_restore() -> None: ...
+def await_kernel_reseed(baseline: Optional[int], timeout: float = ..., root: str = ...) -> Tuple[bool, str]: ...
+
+KERNEL_WAIT: float
+kernel_reseed: str
