@@ -251,7 +251,8 @@ def diagnose(root: str = "/", release: Optional[str] = None, system: Optional[st
         vmgenid, fork_dev = _vmgenid(m)
         findings += [_vmclock(m), vmgenid]
     elif system != "win32":
-        only = f"only on Linux (this is {system})"
+        only = (f"only in the Linux build (this build's counter is {_core.PLATFORM!r})" if system.startswith("linux")
+                else f"only on Linux (this is {system})")
         findings += [Finding("vmclock", False, only, ""), Finding("vmgenid", False, only, "")]
     else:
         findings += [Finding("vmclock", False, "only on Linux", ""), Finding("vmgenid", False, "only on Linux", "")]
