@@ -60,6 +60,7 @@ class VmRestore:
         rnd = sys.modules.get("random")
         rstate = rnd.getstate() if rnd is not None else None
         children = []
+        advanced = False
         try:
             for _ in range(n):
                 r, w = os.pipe()
@@ -80,10 +81,13 @@ class VmRestore:
                 if f.read(1) != b"R":
                     raise RuntimeError("a clone exited before it was ready (see its stderr)")
             g = self.counter.advance()
+            advanced = True
             results = [_clone_result(f) for _, f in children]
             hooks._wait_ran(g, timeout)   # the parent's own hooks, too, before returning
             return results
         finally:
+            if not advanced and children:
+                self.counter.advance()   # release the clones waiting for the restore, so they exit now
             for pid, f in children:
                 f.close()
                 os.waitpid(pid, 0)
