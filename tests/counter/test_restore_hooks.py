@@ -141,7 +141,9 @@ def test_decorator_and_snapshot_restore_py_signatures(vm_restore):
         vmgen.register_after_restore(42)
 
 
-def test_before_snapshot_hooks_run_only_when_the_platform_asks_in_reverse_order(vm_restore):
+def test_before_snapshot_hooks_run_only_when_the_platform_asks_in_reverse_order(vm_restore, monkeypatch):
+    reported = []
+    monkeypatch.setattr(threading, "excepthook", reported.append)   # where hook failures are reported
     calls = []
     vmgen.register_before_snapshot(calls.append, 1)
     vmgen.register_before_snapshot(lambda: 1 / 0)
@@ -151,6 +153,7 @@ def test_before_snapshot_hooks_run_only_when_the_platform_asks_in_reverse_order(
     failed = vmgen.run_before_snapshot()
     assert calls == [3, 1]
     assert [type(e) for e in failed] == [ZeroDivisionError]
+    assert [r.exc_value for r in reported] == failed and reported[0].thread is threading.current_thread()
     vmgen.unregister_before_snapshot(calls.append)
     calls.clear()
     assert len(vmgen.run_before_snapshot()) == 1 and calls == []
