@@ -46,7 +46,16 @@ __all__ = [
     "decode_version", "encode_version",
     "IMPLEMENTATION", "FeatureSettings", "NicSaveState", "PortPropertyParameters", "PropertyCustom",
     "SwitchPropertyParameters",
+    "register_after_restore", "unregister_after_restore", "register_before_snapshot", "unregister_before_snapshot",
+    "run_before_snapshot", "run_after_restore", "reseed_on_restore", "register_rng", "unregister_rng",
 ]
+
+# Restore hooks and reseeding (vmgen.counter.hooks, vmgen.counter.reseed): imported on first use.
+_LAZY = {
+    "register_after_restore": "hooks", "unregister_after_restore": "hooks", "register_before_snapshot": "hooks",
+    "unregister_before_snapshot": "hooks", "run_before_snapshot": "hooks", "run_after_restore": "hooks",
+    "reseed_on_restore": "reseed", "register_rng": "reseed", "unregister_rng": "reseed",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -55,4 +64,10 @@ def __getattr__(name: str) -> object:
         import importlib
 
         return importlib.import_module(".mof", __name__)
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(".counter." + _LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,15 @@ from .counter import Generation as Generation
 from .counter import Subscription as Subscription
 from .counter import backends as backends
 from .counter import open as open
+from .counter.hooks import register_after_restore as register_after_restore
+from .counter.hooks import register_before_snapshot as register_before_snapshot
+from .counter.hooks import run_after_restore as run_after_restore
+from .counter.hooks import run_before_snapshot as run_before_snapshot
+from .counter.hooks import unregister_after_restore as unregister_after_restore
+from .counter.hooks import unregister_before_snapshot as unregister_before_snapshot
+from .counter.reseed import register_rng as register_rng
+from .counter.reseed import reseed_on_restore as reseed_on_restore
+from .counter.reseed import unregister_rng as unregister_rng
 from .errors import BufferTooShort as BufferTooShort
 from .errors import CounterClosed as CounterClosed
 from .errors import DeviceNotFound as DeviceNotFound

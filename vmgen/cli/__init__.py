@@ -20,6 +20,7 @@ _SUBCOMMANDS = [
     ("simulate", "vmgen.cli.simulate", "drive a file-backed simulated counter: advance | set VALUE | show"),
     ("decode", "vmgen.cli.decode", "pretty-print a switch buffer (binary or hex input)"),
     ("mof2h", "vmgen.cli.mof2h", "compile a MOF class into a C header"),
+    ("doctor", "vmgen.cli.doctor", "which generation source this machine uses, why not the others, how to fix"),
 ]
 
 

@@ -1,7 +1,9 @@
 """A user's program, type-checked with mypy --strict against vmgen's stubs (tests/test_typing.py)."""
 from __future__ import annotations
 
+import random
 import uuid
+from typing import Callable
 
 import vmgen
 from vmgen import FeatureSettings, NicSaveState, PortPropertyParameters
@@ -41,3 +43,17 @@ def counter() -> str:
         if c.changed(token):
             return "changed"
         return f"{g} {int(g)} {g.count} {g.count_high}"
+
+
+def restore_hooks() -> None:
+    @vmgen.register_after_restore
+    def forget() -> None: ...
+
+    f: "Callable[[int], str]" = vmgen.register_after_restore(str, 1)   # returns the function unchanged
+    vmgen.register_before_snapshot(print, "bye")
+    failed: "list[BaseException]" = vmgen.run_before_snapshot() + vmgen.run_after_restore()
+    vmgen.unregister_after_restore(forget)
+    vmgen.reseed_on_restore()
+    rng = vmgen.register_rng(random.Random(), reseed=lambda r, seed: r.seed(seed))
+    rng.random()
+    assert f(1) == "1" and not failed
