@@ -275,3 +275,20 @@ def test_empty_parts_lie_within_the_structure(engine: Any, text: str) -> None:
 def test_non_empty_parts_stay_aligned(engine: Any) -> None:
     f = engine.FeatureSettings.build(variable_length_string="a", variable_length_array=[7])
     assert struct.unpack_from("<I", f.obj, 584)[0] == 596  # 592 + 2 + 2, a multiple of 4
+
+
+def test_walk_applies_the_drivers_rule_to_empty_parts(engine: Any) -> None:
+    policy = bytearray(engine.mv(engine.FeatureSettings.build()))  # 594 bytes, no array elements
+    struct.pack_into("<I", policy, 584, 596)  # where the old builder put the empty array
+    p = engine.PortPropertyParameters(port_params(custom_bytes(bytes(policy))))
+    assert p.custom().settings(engine.FeatureSettings).variable_length_array.tolist() == []  # views: ignored
+    with pytest.raises(LayoutError) as e:
+        p.validated_settings(engine.FeatureSettings)  # the walk: Offset + 0 > Length is refused
+    assert e.value.field == "variable_length_array"
+    struct.pack_into("<I", policy, 584, 594)
+    engine.PortPropertyParameters(port_params(custom_bytes(bytes(policy)))).validated_settings(engine.FeatureSettings)
+    empty = bytearray(custom_bytes(b""))
+    struct.pack_into("<I", empty, 12, 40)  # an empty custom buffer whose offset lies past its 16 bytes
+    with pytest.raises(LayoutError) as e:
+        engine.PortPropertyParameters(port_params(bytes(empty))).validated_settings(engine.FeatureSettings)
+    assert e.value.field == "property_buffer" and "empty part" in str(e.value)

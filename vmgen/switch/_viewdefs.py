@@ -317,6 +317,22 @@ def _check_property_buffer(view: Any) -> memoryview:
     return buffer
 
 
+def _check_empty_parts(view: Any) -> None:
+    """Drivers check Offset + Count * ElementSize <= Length for every part, empty ones included, where the
+    views ignore an empty part's offset: the checked walk applies the drivers' rule."""
+    raw = _readable_bytes(view.obj, "buffer")[view.offset:]
+    length = raw.nbytes
+    fixed = type(view).layout.size
+    for spec in type(view).layout.field_specs():
+        if spec[0] not in (L.K_OARR, L.K_BLOB):
+            continue
+        count = int.from_bytes(raw[spec[2]:spec[2] + spec[3]], "little")
+        offset = int.from_bytes(raw[spec[4]:spec[4] + spec[5]], "little")
+        if count == 0 and not fixed <= offset <= length:
+            raise LayoutError(f"{spec[1]}: the empty part's offset {offset} lies outside the structure "
+                              f"({fixed}..{length}), which drivers refuse", spec[1])
+
+
 class _PropertyCustomMethods:
     __slots__ = ()
 
@@ -388,6 +404,7 @@ class _PropertyParametersMethods:
         self.validate(property_id, property_version)
         custom = self.custom()
         custom.validate()
+        _check_empty_parts(custom)
         buffer = custom.property_buffer
         try:
             policy = view_type(buffer)
@@ -395,6 +412,7 @@ class _PropertyParametersMethods:
             raise LayoutError(f"property_buffer holds {buffer.nbytes} bytes, fewer than the "
                               f"{exc.bytes_needed}-byte {view_type.__name__}", "property_buffer") from None
         policy.nbytes  # noqa: B018 - reads and bounds-checks every variable part of the policy struct
+        _check_empty_parts(policy)
         return policy
 
     @classmethod
