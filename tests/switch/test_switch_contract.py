@@ -292,3 +292,22 @@ def test_walk_applies_the_drivers_rule_to_empty_parts(engine: Any) -> None:
     with pytest.raises(LayoutError) as e:
         engine.PortPropertyParameters(port_params(bytes(empty))).validated_settings(engine.FeatureSettings)
     assert e.value.field == "property_buffer" and "empty part" in str(e.value)
+
+
+@pytest.mark.parametrize("revision,offset", SAVE_CASES)
+def test_the_buffer_can_grow_in_the_handler(engine: Any, revision: int, offset: int) -> None:
+    """The README's pattern: extend the bytearray inside ``except BufferTooShort`` (the traceback keeps
+    fill's frame alive, so nothing in it may still export the buffer)."""
+    buf = prepared_nic_save(revision, offset, capacity=4)
+    try:
+        _fill(engine, buf)
+    except BufferTooShort as exc:
+        buf += bytes(exc.bytes_needed - len(buf))  # BufferError if the buffer were still exported
+        s = _fill(engine, buf)
+    assert bytes(s.save_data) == DATA
+    into = bytearray(10)
+    try:
+        engine.FeatureSettings.build(int_value8=1, into=into)
+    except BufferTooShort as exc:
+        into += bytes(exc.bytes_needed - len(into))
+        assert engine.FeatureSettings.build(int_value8=1, into=into).int_value8 == 1

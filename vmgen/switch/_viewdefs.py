@@ -130,7 +130,9 @@ def build_view(cls: Any, values: Dict[str, Any], into: Any = None) -> Any:
     if into is not None:  # the BytesNeeded exchange before building anything
         target = _writable_bytes(into)
         if target.nbytes < pos:
-            raise BufferTooShort(f"{cls.__name__}: {pos} bytes needed, the buffer has {target.nbytes}", pos)
+            have = target.nbytes
+            target.release()  # let the caller resize ``into`` while handling the error
+            raise BufferTooShort(f"{cls.__name__}: {pos} bytes needed, the buffer has {have}", pos)
     scratch = bytearray(pos)
     view = cls(scratch)
     for attr, value in values.items():
@@ -148,6 +150,7 @@ def build_view(cls: Any, values: Dict[str, Any], into: Any = None) -> Any:
     if target is None:
         return cls(scratch)
     target[:len(scratch)] = scratch
+    target.release()
     return cls(into)
 
 
@@ -200,6 +203,30 @@ def _check_name(name: Any) -> None:
     # len() first: a huge str is refused without being encoded
     if len(name) > L.IF_MAX_STRING_SIZE or len(name.encode("utf-16-le", "surrogatepass")) > _NAME_CAPACITY:
         raise OverflowError(f"extension_friendly_name: more than {L.IF_MAX_STRING_SIZE} UTF-16 code units")
+
+
+def _prepared_save_offset(target: memoryview) -> int:
+    """SaveDataOffset of a buffer the switch prepared for OID_SWITCH_NIC_SAVE; LayoutError naming the check
+    that fails: type 0x80, revision >= 1, size >= 568 and within the buffer, SaveDataOffset >= size."""
+    have = target.nbytes
+    if have < _REV1_SIZE:
+        raise LayoutError(f"the buffer holds {have} bytes, fewer than a revision-1 NIC save state "
+                          f"({_REV1_SIZE}): not a buffer the switch prepared", "header_size")
+    htype, revision, size = struct.unpack_from("<BBH", target, 0)
+    offset = struct.unpack_from("<H", target, _REV1_SIZE - 2)[0]
+    if htype != L.NDIS_OBJECT_TYPE_DEFAULT:
+        raise LayoutError(f"header_type is {htype:#x}, not NDIS_OBJECT_TYPE_DEFAULT (0x80)", "header_type")
+    if revision < L.NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1:
+        raise LayoutError(f"header_revision {revision} < 1", "header_revision")
+    if size < _REV1_SIZE:
+        raise LayoutError(f"header_size {size} < NDIS_SIZEOF_NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1 ({_REV1_SIZE})",
+                          "header_size")
+    if size > have:
+        raise LayoutError(f"header_size {size} exceeds the {have} bytes in the buffer", "header_size")
+    if offset < size:
+        raise LayoutError(f"save_data_offset {offset} lies inside the {size}-byte structure the header "
+                          "declares", "save_data_offset")
+    return int(offset)
 
 
 class _NicSaveStateMethods:
@@ -263,27 +290,26 @@ class _NicSaveStateMethods:
         ext = _guid(extension_id, "extension_id")
         feature = uuid.UUID(int=0) if feature_class_id is None else _guid(feature_class_id, "feature_class_id")
         _check_name(extension_friendly_name)
-        # Then the switch's buffer: a valid prepared header, as Microsoft's base library checks it.
+        # Then the switch's buffer: a valid prepared header, as Microsoft's base library checks it. Read
+        # through a memoryview released before any error, so the caller can resize the buffer in its
+        # handler (a traceback keeps this frame's locals alive).
         target = _writable_bytes(buf)
-        if target.nbytes < _REV1_SIZE:
-            raise LayoutError(f"the buffer holds {target.nbytes} bytes, fewer than a revision-1 NIC save state "
-                              f"({_REV1_SIZE}): not a buffer the switch prepared", "header_size")
+        try:
+            offset = _prepared_save_offset(target)
+            need = offset + data.nbytes  # Microsoft's base library's BytesNeeded (docs: 568 + data; equal at 568)
+            if target.nbytes < need:
+                raise BufferTooShort(f"NicSaveState: BytesNeeded = {need} (SaveDataOffset {offset} + "
+                                     f"{data.nbytes} bytes of data), the buffer has {target.nbytes}", need)
+        except BaseException:
+            target.release()
+            raise
         view = cls(buf)
-        _check_header(view, L.NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1, _REV1_SIZE,
-                      "NDIS_SIZEOF_NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1")
-        offset = view.save_data_offset
-        if offset < view.header_size:
-            raise LayoutError(f"save_data_offset {offset} lies inside the {view.header_size}-byte structure "
-                              "the header declares", "save_data_offset")
-        need = offset + data.nbytes  # what Microsoft's base library reports (docs: 568 + data; equal at 568)
-        if target.nbytes < need:
-            raise BufferTooShort(f"NicSaveState: BytesNeeded = {need} (SaveDataOffset {offset} + "
-                                 f"{data.nbytes} bytes of data), the buffer has {target.nbytes}", need)
         view.extension_id = ext
         view.extension_friendly_name = extension_friendly_name
         view.feature_class_id = feature
         view.save_data_size = data.nbytes
         target[offset:need] = data
+        target.release()
         return view
 
     def validate(self: Any, extension_id: Any = None) -> None:
