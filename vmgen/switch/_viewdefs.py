@@ -79,11 +79,11 @@ def _measure_part(spec: Tuple[Any, ...], value: Any) -> Tuple[Any, int, int, int
                                     f"{8 * elem_size}-bit element")
         return struct.pack(f"<{len(items)}{fmt}", *items), len(items) * elem_size, elem_size, len(items)
     if kind == L.K_BLOB:
-        data = _readable_bytes(value, attr)  # a view of the caller's buffer: nothing copied yet
+        blob = _readable_bytes(value, attr)  # a view of the caller's buffer: nothing copied yet
         size_size = spec[3]
-        if data.nbytes > _field_max(size_size):
-            raise OverflowError(f"{attr}: {data.nbytes} bytes do not fit its {8 * size_size}-bit size field")
-        return data, data.nbytes, 1, data.nbytes
+        if blob.nbytes > _field_max(size_size):
+            raise OverflowError(f"{attr}: {blob.nbytes} bytes do not fit its {8 * size_size}-bit size field")
+        return blob, blob.nbytes, 1, blob.nbytes
     raise AssertionError(kind)
 
 
@@ -273,7 +273,7 @@ class _NicSaveStateMethods:
         ), into)
 
     @classmethod
-    def fill(cls, buf: Any, *, extension_id: Any, extension_friendly_name: str, save_data: Any,
+    def fill(cls: Any, buf: Any, *, extension_id: Any, extension_friendly_name: str, save_data: Any,
              feature_class_id: Any = None) -> Any:
         """The save side of OID_SWITCH_NIC_SAVE, in the buffer the switch prepared.
 
@@ -303,7 +303,7 @@ class _NicSaveStateMethods:
         except BaseException:
             target.release()
             raise
-        view = cls(buf)
+        view: Any = cls(buf)
         view.extension_id = ext
         view.extension_friendly_name = extension_friendly_name
         view.feature_class_id = feature
