@@ -146,7 +146,11 @@ def reader(tmp_path_factory: Any) -> Any:
         lines = [line.rstrip("\r") for line in r.stdout.splitlines()]
         assert len(lines) == len(cases), r.stdout + r.stderr
         return lines
-    return run
+    yield run
+    # stop the wineserver of our own prefix now rather than leave it lingering past the test
+    wineserver = shutil.which("wineserver") or "/usr/lib/wine/wineserver"
+    if os.path.exists(wineserver):
+        subprocess.run([wineserver, "-k"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
 
 
 @pytest.mark.parametrize("engine_name", ["c", "ref"])
