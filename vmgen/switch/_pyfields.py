@@ -22,7 +22,7 @@ _SIGNED = {1: "<b", 2: "<h", 4: "<i", 8: "<q"}
 class View:
     """Base of every reference view."""
 
-    __slots__ = ("_mv", "_offset", "_avail", "__weakref__")
+    __slots__ = ("_mv", "_obj", "_offset", "_avail", "__weakref__")
     _vg_size: int
     _vg_fields: Tuple["Field", ...]
     _vg_name: str
@@ -42,6 +42,7 @@ class View:
             raise BufferTooShort(f"{self._vg_name}: needs {self._vg_size} bytes at offset {offset}, "
                                  f"the buffer has {mv.nbytes}", offset + self._vg_size)
         self._mv = mv
+        self._obj = buf  # what the caller passed, as the C engine reports it (mv.obj would be a slice's base)
         self._offset = offset
         self._avail = mv.nbytes - offset
 
@@ -63,7 +64,7 @@ class View:
 
     @property
     def obj(self) -> Any:
-        return self._mv.obj
+        return self._obj
 
     def _check(self) -> None:
         if getattr(self, "_mv", None) is None:

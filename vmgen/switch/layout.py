@@ -17,7 +17,10 @@ returns them as ``vmgen.switch.compiled.CompiledLayout``, which adds the view cl
 Conventions for variable parts (one place, referenced by the docs):
   * an offset stored in a structure counts from the first byte of that structure;
   * a variable part must lie wholly after the fixed part and inside the buffer; a zero-length part
-    (count 0, size 0) ignores its offset;
+    (count 0, size 0) ignores its offset when read through a view (the checked property walk,
+    ``validated_settings``, applies the drivers' rule Offset + Count * ElementSize <= Length to it too);
+  * builders place the parts after the fixed part in field order, each aligned to its element size; an
+    empty part takes the offset where it would start, unaligned, so that rule holds for it;
   * VARIABLE_LENGTH_STRING.StringLength counts **bytes** (like IF_COUNTED_STRING.Length and the
     seed's FixedLengthStringByteCount), without a terminating NUL, and must be even;
   * counted WCHAR arrays keep one slot for the NUL: WCHAR[n] holds at most n - 1 characters.

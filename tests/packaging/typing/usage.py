@@ -27,6 +27,23 @@ def save(into: bytearray, ours: uuid.UUID, payload: bytes) -> int:
     return 0
 
 
+def save_in_place(oid_buffer: bytearray, ours: uuid.UUID, payload: bytes) -> int:
+    try:
+        state: NicSaveState = NicSaveState.fill(oid_buffer, extension_id=ours, extension_friendly_name="Vendor",
+                                                save_data=payload, feature_class_id=None)
+    except vmgen.BufferTooShort as exc:
+        return exc.bytes_needed
+    return state.save_data_size + NicSaveState.bytes_needed(len(payload), state.save_data_offset)
+
+
+def checked_policy(oid_buffer: bytes, ours: uuid.UUID) -> int:
+    params = PortPropertyParameters(oid_buffer)
+    params.validate(property_id=ours, property_version="1.0")
+    params.custom().validate()
+    settings: FeatureSettings = params.validated_settings(FeatureSettings, property_id=ours, property_version=(1, 0))
+    return settings.int_value32
+
+
 def policy() -> int:
     settings = FeatureSettings.build(int_value8=1, variable_length_array=[1, 2, 3])
     params = PortPropertyParameters.build(port_id=1, property_id=uuid.uuid4(), property_version="1.1",
