@@ -899,7 +899,6 @@ def test_cli_mof2h_utf16_and_class_choice(tmp_path: Path) -> None:
     (("mof2h", "-"), b"class A {\n  uint8 x\n};", b"<stdin>: line 3, column 1: expected ';'"),
     (("mof2h", "-"), b"instance of X {};", b"unsupported MOF construct: instance declaration"),
     (("mof2h", "/nonexistent/x.mof"), b"", b"No such file"),
-    (("mof2h", "-", "--c-type", "IntValue16"), SEED_MOF.encode(), b"expected PROPERTY=CTYPE"),
     (("mof2h", "-", "--class", "Nope"), SEED_MOF.encode(), b"no class 'Nope'"),
     (("mof2h", "-"), b"\xff\xfe\x00\xd8", b"not utf-16"),
 ])
@@ -944,6 +943,8 @@ def test_cli_decode_usage_errors(tmp_path: Path, seed_file: Path) -> None:
     assert cli("decode", "-").returncode == 2  # neither KIND nor --mof
     assert cli("decode", "nic-save-state", "-", "--mof", str(seed_file)).returncode == 2
     assert cli("decode", "nic-save-state", "-", "--class", "X").returncode == 2
+    r = cli("mof2h", "-", "--c-type", "IntValue16", stdin=SEED_MOF.encode())   # issue 13: usage, exit 2
+    assert r.returncode == 2 and b"expected PROPERTY=CTYPE" in r.stderr
     r = cli("decode", "--mof", str(tmp_path / "missing.mof"), "-")
     assert r.returncode == 1 and b"No such file" in r.stderr
 

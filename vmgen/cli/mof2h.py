@@ -15,6 +15,9 @@ from ..errors import MofError
 from ..switch import layout as L
 
 
+MAX_MOF = 64 << 20  # the most MOF text read (file or stdin); documented in docs/mof.md
+
+
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="the .mof file (UTF-8, or UTF-16/UTF-8 with a BOM), or - for stdin")
     parser.add_argument("-o", "--output", metavar="OUT.h", help="write the header here (default: stdout)")
@@ -32,7 +35,9 @@ def add_class_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_mof(path: str) -> str:
     """The MOF text: BOM-marked UTF-16/UTF-8, else UTF-8 (mofcomp's usual encodings)."""
-    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    from .decode import read_capped
+
+    data = read_capped(path, MAX_MOF, "vmgen mof2h")
     for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
                           (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
@@ -57,6 +62,16 @@ def parse_c_types(items: List[str]) -> Dict[str, str]:
     return out
 
 
+def check_c_type_items(parser: argparse.ArgumentParser, items: List[str]) -> None:
+    """A malformed --c-type is a usage error (exit 2), found before any file is read."""
+    try:
+        for key, value in parse_c_types(items).items():
+            if value not in mof.OVERRIDE_TYPES:
+                raise ValueError(f"--c-type {key}={value}: unknown C type (one of {', '.join(mof.OVERRIDE_TYPES)})")
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
 def load_layout(path: str, class_name: Optional[str] = None, c_type_items: Optional[List[str]] = None,
                 name: Optional[str] = None) -> L.Layout:
     """Parse ``path``, pick the class, lay it out; MofErrors name the file."""
@@ -73,7 +88,8 @@ def load_layout(path: str, class_name: Optional[str] = None, c_type_items: Optio
 
 def run(args: argparse.Namespace) -> int:
     if args.guard is not None and not (args.guard.isidentifier() and args.guard.isascii()):
-        raise ValueError(f"--guard {args.guard!r} is not a C identifier")
+        args._parser.error(f"--guard {args.guard!r} is not a C identifier")
+    check_c_type_items(args._parser, args.c_types)
     lay = load_layout(args.file, args.class_name, args.c_types, args.name)
     header = lay.c_header(args.guard)
     if args.output and args.output != "-":

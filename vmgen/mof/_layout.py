@@ -43,6 +43,9 @@ _C_RESERVED = frozenset(list(L.PRIMS) + """
 """.split())
 # Attributes every view class already has.
 _VIEW_ATTRS = frozenset({"build", "layout", "nbytes", "obj", "offset", "readonly", "to_dict", "version"})
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_LOWER_DIGIT = _LOWER | frozenset("0123456789")
 _C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -55,9 +58,35 @@ def parse(text: str) -> List[MofClass]:
 def snake_case(name: str) -> str:
     """``IntValue8`` -> ``int_value8``, ``FixedLengthString`` -> ``fixed_length_string``,
     ``MACAddress`` -> ``mac_address``."""
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
-    return s.lower()
+    # One pass (the two regexes this replaces backtracked quadratically on long all-caps names): a '_'
+    # goes before an ASCII capital that follows a lower-case letter or digit, or that ends a run of
+    # capitals and starts a word (the 'A' of MACAddress).
+    out: List[str] = []
+    n = len(name)
+    for i, c in enumerate(name):
+        if i and c in _UPPER:
+            prev = name[i - 1]
+            if prev in _LOWER_DIGIT or (prev in _UPPER and i + 1 < n and name[i + 1] in _LOWER):
+                out.append("_")
+        out.append(c)
+    return "".join(out).lower()
+
+
+class _FlatStruct(L.Struct):
+    """A Struct whose members are found by name in O(1): field_specs() looks one up per accessor, and
+    Struct.member() scans, which made layout() quadratic in the property count (MOF structs are flat)."""
+
+    def __init__(self, name: str, members: Any, pack: int = 8) -> None:
+        super().__init__(name, members, pack=pack)
+        self._by_name: Dict[str, L.Member] = {}
+        for m in self.members:
+            self._by_name.setdefault(m.name, m)
+
+    def member(self, path: str) -> Tuple[int, L.Member]:
+        m = self._by_name.get(path)
+        if m is None:   # a dotted path or a missing name: the general lookup and its messages
+            return super().member(path)
+        return m.offset, m
 
 
 def _err(prop: Optional[MofProperty], message: str, cls: Optional[MofClass] = None) -> MofError:
@@ -222,7 +251,7 @@ def layout(mof_class: MofClass, *, c_types: Optional[Mapping[str, str]] = None,
             raise _err(s.prop, f"member {s.name} (from property {s.prop.name}) collides with another member "
                                f"or the struct name {struct_name}")
         members.add(s.name)
-    struct = L.Struct(struct_name, [(s.name, s.prim, s.count) for s in slots], pack=8)
+    struct = _FlatStruct(struct_name, [(s.name, s.prim, s.count) for s in slots], pack=8)
     if struct.size > _MAX_STRUCT_SIZE:
         raise _err(None, f"class {mof_class.name} lays out to {struct.size} bytes; UINT32 offsets need < 2 GiB",
                    mof_class)
