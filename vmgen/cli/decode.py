@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .. import switch as views
 from ..errors import LayoutError
 from ..switch._format import format_view
+from ._input import read_capped
 
 KINDS = {
     "nic-save-state": "NicSaveState",
@@ -70,19 +71,6 @@ def read_input(path: str, force_hex: bool = False, force_binary: bool = False) -
             return bytes.fromhex(text.decode("ascii"))
         except ValueError as exc:
             raise ValueError(f"{path}: not valid hex: {exc}") from None
-    return data
-
-
-def read_capped(path: str, limit: int, who: str) -> bytes:
-    """The bytes of ``path`` (``-``: stdin), refusing more than ``limit`` without reading further."""
-    if path == "-":
-        data = sys.stdin.buffer.read(limit + 1)
-    else:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    if len(data) > limit:
-        shown = "stdin" if path == "-" else path
-        raise ValueError(f"{shown}: more than {limit} bytes ({limit >> 20} MiB), the most {who} reads")
     return data
 
 

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 from .. import mof
 from ..errors import MofError
 from ..switch import layout as L
+from ._input import read_capped
 
 
 MAX_MOF = 64 << 20  # the most MOF text read (file or stdin); documented in docs/mof.md
@@ -35,8 +36,6 @@ def add_class_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_mof(path: str) -> str:
     """The MOF text: BOM-marked UTF-16/UTF-8, else UTF-8 (mofcomp's usual encodings)."""
-    from .decode import read_capped
-
     data = read_capped(path, MAX_MOF, "vmgen mof2h")
     for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
                           (codecs.BOM_UTF16_BE, "utf-16")):
