@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 

@@ -5,9 +5,9 @@ Also the helpers ``vmgen decode --mof`` uses to turn a MOF file into a view clas
 from __future__ import annotations
 
 import argparse
-import codecs
 import os
 import sys
+import warnings
 from typing import Dict, List, Optional
 
 from .. import mof
@@ -35,20 +35,13 @@ def add_class_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_mof(path: str) -> str:
-    """The MOF text: BOM-marked UTF-16/UTF-8, else UTF-8 (mofcomp's usual encodings)."""
+    """The MOF text, decoded as vmgen.mof.decode_mof does (BOMs, UTF-16 without one, UTF-8, Windows-1252
+    with a warning printed as one line)."""
     data = read_capped(path, MAX_MOF, "vmgen mof2h")
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            break
-    else:
-        encoding = "utf-8"
-        if len(data) >= 2 and data[1:2] == b"\0" and data[0:1] != b"\0":
-            encoding = "utf-16-le"  # UTF-16 without a BOM (ASCII text: every other byte NUL)
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not {encoding} text ({exc.reason} at byte {exc.start})") from None
+    text, warnings = mof.decode_mof(data, "<stdin>" if path == "-" else path)
+    for message in warnings:
+        print(f"vmgen: warning: {message}", file=sys.stderr)
+    return text
 
 
 def parse_c_types(items: List[str]) -> Dict[str, str]:
@@ -77,7 +70,12 @@ def load_layout(path: str, class_name: Optional[str] = None, c_type_items: Optio
     text = read_mof(path)
     shown = "<stdin>" if path == "-" else path
     try:
-        cls = mof.select(mof.parse(text), class_name)
+        with warnings.catch_warnings(record=True) as caught:   # included files' encodings: one line each
+            warnings.simplefilter("always", UnicodeWarning)
+            doc = mof.parse_document(text, path=None if path == "-" else path)
+        for w in caught:
+            print(f"vmgen: warning: {w.message}", file=sys.stderr)
+        cls = mof.select(doc.classes, class_name)
         return mof.layout(cls, c_types=parse_c_types(c_type_items or []), name=name)
     except MofError as exc:
         err = MofError(f"{shown}: {exc}")
