@@ -156,9 +156,12 @@ def _version(cls: MofClass) -> Optional[int]:
 def _ordered(cls: MofClass) -> List[MofProperty]:
     """The properties in WmiDataId order; ids must be 1..N, each once (WMI's rule for serialized classes)."""
     by_id: Dict[int, MofProperty] = {}
+    numbered = any(p.wmi_data_id is not None for p in cls.properties)
     for p in cls.properties:
         wid = p.wmi_data_id
         if wid is None:
+            if numbered:   # WMI serializes only the WmiDataId properties (InstanceName, Active stay out)
+                continue
             raise _err(p, f"property {p.name} of {cls.name} has no WmiDataId qualifier "
                           "(every serialized property needs one)")
         if wid in by_id:
