@@ -979,6 +979,12 @@ def test_mof_stub_is_mypy_strict_clean(tmp_path: Path) -> None:
         lay: mof.CompiledLayout = mof.layout(classes[0], c_types={"X": "UINT16"}, name="A_T")
         wid: Optional[int] = classes[0].properties[0].wmi_data_id
         header: str = lay.c_header()
+        doc: mof.MofDocument = mof.parse_document("instance of A { X = 1; };", path=None)
+        inst: mof.MofInstance = doc.instances[0]
+        methods: list[mof.MofMethod] = classes[0].methods
+        params: list[mof.MofParameter] = methods[0].parameters if methods else []
+        ref: Optional[str] = classes[0].properties[0].ref_class
+        scopes: tuple[str, ...] = doc.qualifier_decls[0].scopes if doc.qualifier_decls else ()
         try:
             mof.parse("class")
         except mof.MofError as exc:
