@@ -160,3 +160,17 @@ def test_broken_pipe_is_quiet(state: Path) -> None:
     err = p.stderr.read()
     p.wait(timeout=60)
     assert b"Traceback" not in err and b"Exception ignored" not in err, err
+
+
+def test_mof2h_reads_includes_and_warns_on_windows_1252(tmp_path: Path) -> None:
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "policy.mof").write_bytes(
+        '[Description("caf\u00e9")] class P { [WmiDataId(1)] uint32 X; string InstanceName; };'.encode("cp1252"))
+    (tmp_path / "top.mof").write_text('#pragma autorecover\n#pragma include ("inc/policy.mof")\n')
+    r = cli("mof2h", str(tmp_path / "top.mof"))
+    assert r.returncode == 0, r.stderr
+    assert b"typedef struct _P {" in r.stdout and b"InstanceName" not in r.stdout
+    err = r.stderr.decode()
+    assert err.startswith("vmgen: warning: ") and "Windows-1252" in err and err.count("\n") == 1, err
+    r = cli("mof2h", "-", stdin=b'#pragma include ("inc/policy.mof")\n')
+    assert "needs the including file's path" in one_line_error(r)
