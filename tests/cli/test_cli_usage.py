@@ -174,3 +174,13 @@ def test_mof2h_reads_includes_and_warns_on_windows_1252(tmp_path: Path) -> None:
     assert err.startswith("vmgen: warning: ") and "Windows-1252" in err and err.count("\n") == 1, err
     r = cli("mof2h", "-", stdin=b'#pragma include ("inc/policy.mof")\n')
     assert "needs the including file's path" in one_line_error(r)
+
+
+def test_mof2h_class_from_a_file_with_unlayable_classes() -> None:
+    # issue 19: one class that cannot be laid out no longer makes the whole file unusable
+    msdsm = ROOT / "tests" / "mof" / "corpus" / "windows-driver-samples" / "storage_msdsm_src_msdsm.mof"
+    r = cli("mof2h", str(msdsm), "--class", "MSDSM_DEVICEPATH_PERF")
+    assert r.returncode == 0 and b"typedef struct _MSDSM_DEVICEPATH_PERF {" in r.stdout, r.stderr
+    err = one_line_error(cli("mof2h", str(msdsm), "--class", "MSDSM_DEVICE_PERF"))
+    assert "property PerfInfo of MSDSM_DEVICE_PERF cannot be laid out in a policy struct: it is an embedded " \
+           "object (class MSDSM_DEVICEPATH_PERF)" in err
