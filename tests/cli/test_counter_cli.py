@@ -42,7 +42,7 @@ def test_simulate_drives_status(tmp_path):
 
 def test_simulate_bad_input_is_one_line_exit_1(tmp_path):
     f = str(tmp_path / "sim")
-    for args in (("simulate", "set", "banana", f), ("simulate", "set", f), ("simulate", "set", "-1", f),
+    for args in (("simulate", "set", "banana", f), ("simulate", "set", "-1", f),
                  ("simulate", "show", str(tmp_path))):
         r = vmgen_cli(*args)
         assert r.returncode == 1, (args, r)
@@ -51,6 +51,8 @@ def test_simulate_bad_input_is_one_line_exit_1(tmp_path):
     r = vmgen_cli("simulate", "show", str(tmp_path / "junk"))
     assert r.returncode == 1 and "magic" in r.stderr
     assert vmgen_cli("simulate", "bogus", f).returncode == 2   # argparse usage error
+    r = vmgen_cli("simulate", "set", f)   # issue 13: a missing VALUE is a usage error
+    assert r.returncode == 2 and "needs a VALUE" in r.stderr and "usage: vmgen simulate" in r.stderr
 
 
 def test_watch_prints_changes_and_ctrl_c_exits_0(tmp_path):

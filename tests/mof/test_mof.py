@@ -694,12 +694,6 @@ ERRORS = [
     ("class A { uint8 x }", 1, 19, "expected ';'"),
     ("class A {\n  [WmiDataId(1)]\n  uint8 x = 300;\n};", 3, 13, "out of range for uint8"),
     ("class A { [WmiDataId(1)] uint8 x; };\n\nclass a { };", 3, 1, "declared twice"),
-    ("instance of Foo { };", 1, 1, "instance declaration"),
-    ("class A { [WmiDataId(1)] real32 x; };", 1, 26, "real32"),
-    ("class A { [WmiDataId(1)] Foo REF x; };", 1, 26, "reference property"),
-    ("class A { [WmiDataId(1)] Msvm_Thing x; };", 1, 26, "embedded object"),
-    ("class A { [WmiDataId(1)] uint8 f(); };", 1, 32, "method f()"),
-    ("class A { [WmiDataId(1)] string x[]; };", 1, 34, "array of string"),
     ("class A { [WmiDataId(\"1\")] uint8 x; };", 1, 12, "WmiDataId"),
     ("class A { [Max(0)] uint8 x[]; };", 1, 12, "Max"),
     ('class A { [WmiDataId(1)] string x = "abc\\q"; };', 1, 41, "unknown escape"),
@@ -708,7 +702,12 @@ ERRORS = [
     ("class A { [D : Amended Bogus] uint8 x; };", 1, 24, "unknown qualifier flavor"),
     ("#include <x.mof>", 1, 1, "#include"),
     ("#pragma include(\"x.mof\")", 1, 9, "#pragma include"),
-    ("class A { [WmiDataId(1)] uint8 x = $a; };", 1, 36, "alias"),
+    ("class A { [WmiDataId(1)] uint8 x = $a; };", 1, 36, "does not suit"),
+    ("class A { [WmiDataId(1)] uint33 x; };", 1, 26, "unknown type 'uint33'"),   # not "embedded object"
+    ("class A { [WmiDataId(1)] Foo ref x = 5; };", 1, 38, "object path"),
+    ("structure S { };", 1, 1, "structure declaration"),
+    ("instance of Foo { a = 1; a = 2; };", 1, 26, "given twice"),
+    ("#pragma include(\"a.mof\", \"b.mof\")", 1, 9, "one file name"),
     ("class A { [WmiDataId(1), WMIDATAID(2)] uint8 x; };", 1, 26, "given twice"),
     ("class A { [WmiDataId(1)] uint8 x; [WmiDataId(2)] uint16 X; };", 1, 50, "declared twice"),
     ("class A { [WmiDataId(1)] uint8 x = {1}; };", 1, 36, "array initializer"),
@@ -723,10 +722,11 @@ ERRORS = [
     ("class A : { };", 1, 11, "superclass name"),
     ("class A { [WmiDataId(1)] uint8 x = -; };", 1, 37, "expected a number"),
     ("class A { [WmiDataId(1)] uint8 x; } ; @", 1, 39, "unexpected character '@'"),
-    ("qualifier Foo : boolean = false;", 1, 1, "qualifier declaration"),
+    ("qualifier Foo : boolean = false;", 1, 32, "needs a scope"),
+    ("qualifier Foo : boolean = false, scope(klass);", 1, 40, "unknown scope"),
+    ("qualifier Foo : uint33, scope(any);", 1, 17, "not a MOF data type"),
     ("[Abstract] uint8 x;", 1, 12, "expected 'class'"),
     ("class A { [WmiDataId(1)", 1, 24, "expected ']'"),
-    ("class A as $a { };", 1, 9, "alias"),
 ]
 
 
@@ -742,6 +742,21 @@ def test_syntax_and_unsupported_errors(text: str, line: int, column: int, needle
 
 
 LAYOUT_ERRORS = [
+    # issue 19: valid MOF that a policy struct cannot hold: parse() reads it, layout() names property and reason
+    ("class A { [WmiDataId(1)] real32 x; };", 1, 26, "x of A cannot be laid out in a policy struct: real32 is "
+                                                     "floating point"),
+    ("class A { [WmiDataId(1)] Foo REF x; };", 1, 26, "x of A cannot be laid out in a policy struct: it is a "
+                                                      "reference (Foo REF)"),
+    ("class A { [WmiDataId(1)] Msvm_Thing x; };", 1, 26, "embedded object (class Msvm_Thing)"),
+    ("class A { [WmiDataId(1)] object x; };", 1, 26, "embedded object (any class)"),
+    ("class A { [WmiDataId(1)] string x[]; };", 1, 26, "x of A cannot be laid out in a policy struct: an array "
+                                                      "of string"),
+    ("class A { [WmiDataId(1)] datetime x[4]; };", 1, 26, "an array of datetime"),
+    ("class A { [WmiDataId(1)] uint8 new; };", 1, 26, "C keyword"),          # C++
+    ("class A { [WmiDataId(1)] uint8 template; };", 1, 26, "C keyword"),
+    ("class A { [WmiDataId(1)] uint8 UNALIGNED; };", 1, 26, "<windows.h> macro"),
+    ("class RECT { [WmiDataId(1)] uint8 x; };", 1, 1, "<windows.h> macro"),
+    ("class POINT { [WmiDataId(1)] uint8 x; };", 1, 1, "<windows.h> macro"),
     ("class A { uint8 x; };", 1, 11, "no WmiDataId"),
     ("class A {\n [WmiDataId(1)] uint8 x;\n [WmiDataId(1)] uint8 y;\n};", 3, 17, "both have WmiDataId(1)"),
     ("class A { [WmiDataId(1)] uint8 x; [WmiDataId(3)] uint8 y; };", 1, 50, "2 is missing"),
@@ -897,9 +912,8 @@ def test_cli_mof2h_utf16_and_class_choice(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args,stdin,needle", [
     (("mof2h", "-"), b"class A {\n  uint8 x\n};", b"<stdin>: line 3, column 1: expected ';'"),
-    (("mof2h", "-"), b"instance of X {};", b"unsupported MOF construct: instance declaration"),
+    (("mof2h", "-"), b"instance of X {};", b"the MOF declares no class"),
     (("mof2h", "/nonexistent/x.mof"), b"", b"No such file"),
-    (("mof2h", "-", "--c-type", "IntValue16"), SEED_MOF.encode(), b"expected PROPERTY=CTYPE"),
     (("mof2h", "-", "--class", "Nope"), SEED_MOF.encode(), b"no class 'Nope'"),
     (("mof2h", "-"), b"\xff\xfe\x00\xd8", b"not utf-16"),
 ])
@@ -944,6 +958,8 @@ def test_cli_decode_usage_errors(tmp_path: Path, seed_file: Path) -> None:
     assert cli("decode", "-").returncode == 2  # neither KIND nor --mof
     assert cli("decode", "nic-save-state", "-", "--mof", str(seed_file)).returncode == 2
     assert cli("decode", "nic-save-state", "-", "--class", "X").returncode == 2
+    r = cli("mof2h", "-", "--c-type", "IntValue16", stdin=SEED_MOF.encode())   # issue 13: usage, exit 2
+    assert r.returncode == 2 and b"expected PROPERTY=CTYPE" in r.stderr
     r = cli("decode", "--mof", str(tmp_path / "missing.mof"), "-")
     assert r.returncode == 1 and b"No such file" in r.stderr
 
@@ -963,6 +979,12 @@ def test_mof_stub_is_mypy_strict_clean(tmp_path: Path) -> None:
         lay: mof.CompiledLayout = mof.layout(classes[0], c_types={"X": "UINT16"}, name="A_T")
         wid: Optional[int] = classes[0].properties[0].wmi_data_id
         header: str = lay.c_header()
+        doc: mof.MofDocument = mof.parse_document("instance of A { X = 1; };", path=None)
+        inst: mof.MofInstance = doc.instances[0]
+        methods: list[mof.MofMethod] = classes[0].methods
+        params: list[mof.MofParameter] = methods[0].parameters if methods else []
+        ref: Optional[str] = classes[0].properties[0].ref_class
+        scopes: tuple[str, ...] = doc.qualifier_decls[0].scopes if doc.qualifier_decls else ()
         try:
             mof.parse("class")
         except mof.MofError as exc:

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import switch as views
 from ..errors import LayoutError
 from ..switch._format import format_view
+from ._input import read_capped
 
 KINDS = {
     "nic-save-state": "NicSaveState",
@@ -20,13 +20,28 @@ KINDS = {
     "property-custom": "PropertyCustom",
 }
 _HEX = re.compile(rb"^(?:0x)?[0-9a-fA-F\s:,-]*$")
+# The most input decode reads (file or stdin, raw or hex text): switch buffers are kilobytes; the cap keeps
+# `vmgen decode KIND /dev/zero` or an endless pipe from eating memory. Documented in docs/mof.md.
+MAX_INPUT = 64 << 20
+
+
+def _offset(text: str) -> int:
+    """--offset: a non-negative int (0x.. ok); anything else is a usage error."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a byte offset >= 0 (decimal or 0x hex), not {text!r}")
+    return value
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     # KIND is optional so that `vmgen decode --mof FILE.mof BUFFER` needs none; run() insists on one of them.
     parser.add_argument("kind", nargs="?", choices=sorted(KINDS),
                         help="which structure the buffer holds (omit with --mof: the buffer is that class)")
-    parser.add_argument("file", help="a file with the buffer, or - for stdin (raw bytes or hex text)")
+    parser.add_argument("file", help="a file with the buffer, or - for stdin (raw bytes or hex text; "
+                                     f"at most {MAX_INPUT >> 20} MiB)")
     parser.add_argument("--mof", metavar="FILE.mof",
                         help="decode with a MOF class's layout: the whole buffer, or with port-property/"
                              "switch-property the policy struct inside the custom property")
@@ -34,7 +49,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
     add_class_arguments(parser)
     parser.set_defaults(_decode_parser=parser)
-    parser.add_argument("--offset", type=int, default=0, help="where the structure starts in the buffer")
+    parser.add_argument("--offset", type=_offset, default=0, metavar="BYTES",
+                        help="where the structure starts in the buffer (default 0)")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--hex", action="store_true", help="the input is hex text (default: guess)")
     fmt.add_argument("--binary", action="store_true", help="the input is raw bytes (default: guess)")
@@ -45,7 +61,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def read_input(path: str, force_hex: bool = False, force_binary: bool = False) -> bytes:
     """Raw bytes, or hex text (whitespace, colons, commas, dashes and a 0x prefix are ignored)."""
-    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    data = read_capped(path, MAX_INPUT, "vmgen decode")
     looks_hex = bool(data.strip()) and _HEX.match(data) is not None
     if force_hex or (looks_hex and not force_binary):
         text = re.sub(rb"[\s:,-]", b"", data)
@@ -71,6 +87,8 @@ def decode(kind: Optional[str], data: bytes, offset: int = 0, payload: str = "",
 
     ``kind=None`` with ``payload_type`` (a view class, e.g. a MOF layout's) decodes the buffer as that type;
     with a property kind, ``payload_type`` decodes the policy struct inside the custom property."""
+    if offset > len(data):
+        raise LayoutError(f"offset {offset} is past the end of the {len(data)}-byte buffer")
     if kind is None:
         view = payload_type(data, offset)
         view.to_dict()
@@ -100,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
         if args.kind not in (None, "port-property", "switch-property") or args.payload:
             args._decode_parser.error("--mof decodes the whole buffer, or the payload of port-property/"
                                       "switch-property; it does not combine with another KIND or --payload")
-        from .mof2h import load_layout
+        from .mof2h import check_c_type_items, load_layout
 
+        check_c_type_items(args._decode_parser, args.c_types)
         payload_type = load_layout(args.mof, args.class_name, args.c_types).view_type
     elif args.kind is None:
         args._decode_parser.error("the following arguments are required: kind (or --mof FILE.mof)")

@@ -5,14 +5,18 @@ Also the helpers ``vmgen decode --mof`` uses to turn a MOF file into a view clas
 from __future__ import annotations
 
 import argparse
-import codecs
 import os
 import sys
+import warnings
 from typing import Dict, List, Optional
 
 from .. import mof
 from ..errors import MofError
 from ..switch import layout as L
+from ._input import read_capped
+
+
+MAX_MOF = 64 << 20  # the most MOF text read (file or stdin); documented in docs/mof.md
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -31,20 +35,13 @@ def add_class_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_mof(path: str) -> str:
-    """The MOF text: BOM-marked UTF-16/UTF-8, else UTF-8 (mofcomp's usual encodings)."""
-    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            break
-    else:
-        encoding = "utf-8"
-        if len(data) >= 2 and data[1:2] == b"\0" and data[0:1] != b"\0":
-            encoding = "utf-16-le"  # UTF-16 without a BOM (ASCII text: every other byte NUL)
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not {encoding} text ({exc.reason} at byte {exc.start})") from None
+    """The MOF text, decoded as vmgen.mof.decode_mof does (BOMs, UTF-16 without one, UTF-8, Windows-1252
+    with a warning printed as one line)."""
+    data = read_capped(path, MAX_MOF, "vmgen mof2h")
+    text, warnings = mof.decode_mof(data, "<stdin>" if path == "-" else path)
+    for message in warnings:
+        print(f"vmgen: warning: {message}", file=sys.stderr)
+    return text
 
 
 def parse_c_types(items: List[str]) -> Dict[str, str]:
@@ -57,13 +54,28 @@ def parse_c_types(items: List[str]) -> Dict[str, str]:
     return out
 
 
+def check_c_type_items(parser: argparse.ArgumentParser, items: List[str]) -> None:
+    """A malformed --c-type is a usage error (exit 2), found before any file is read."""
+    try:
+        for key, value in parse_c_types(items).items():
+            if value not in mof.OVERRIDE_TYPES:
+                raise ValueError(f"--c-type {key}={value}: unknown C type (one of {', '.join(mof.OVERRIDE_TYPES)})")
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
 def load_layout(path: str, class_name: Optional[str] = None, c_type_items: Optional[List[str]] = None,
                 name: Optional[str] = None) -> L.Layout:
     """Parse ``path``, pick the class, lay it out; MofErrors name the file."""
     text = read_mof(path)
     shown = "<stdin>" if path == "-" else path
     try:
-        cls = mof.select(mof.parse(text), class_name)
+        with warnings.catch_warnings(record=True) as caught:   # included files' encodings: one line each
+            warnings.simplefilter("always", UnicodeWarning)
+            doc = mof.parse_document(text, path=None if path == "-" else path)
+        for w in caught:
+            print(f"vmgen: warning: {w.message}", file=sys.stderr)
+        cls = mof.select(doc.classes, class_name)
         return mof.layout(cls, c_types=parse_c_types(c_type_items or []), name=name)
     except MofError as exc:
         err = MofError(f"{shown}: {exc}")
@@ -73,7 +85,8 @@ def load_layout(path: str, class_name: Optional[str] = None, c_type_items: Optio
 
 def run(args: argparse.Namespace) -> int:
     if args.guard is not None and not (args.guard.isidentifier() and args.guard.isascii()):
-        raise ValueError(f"--guard {args.guard!r} is not a C identifier")
+        args._parser.error(f"--guard {args.guard!r} is not a C identifier")
+    check_c_type_items(args._parser, args.c_types)
     lay = load_layout(args.file, args.class_name, args.c_types, args.name)
     header = lay.c_header(args.guard)
     if args.output and args.output != "-":

@@ -1,23 +1,27 @@
-"""``vmgen simulate {advance,set VALUE,show} FILE``: drive a file-backed simulated counter from a shell."""
+"""``vmgen simulate {advance,set VALUE,show} [FILE]``: drive a file-backed simulated counter from a shell.
+
+FILE defaults to $VMGEN_SIMULATE, the file a plain ``vmgen.open()`` (and ``vmgen status``/``watch``) uses.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Optional
 
 from .. import counter as _counter
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.usage = "vmgen simulate [-h] {advance,show} [FILE]\n       vmgen simulate [-h] set VALUE [FILE]"
     parser.add_argument("action", choices=("advance", "set", "show"),
                         help="advance: +1 and wake waiters; set VALUE; show: print the generation")
-    parser.add_argument("value", nargs="?", help="for set: an int (0x.. ok) or COUNT:HIGH in hex, "
-                                                 "as `vmgen status` prints it")
-    parser.add_argument("file", help="the shared counter file (created if missing)")
+    # [VALUE] [FILE]: argparse cannot tell `set VALUE` from `show FILE`; run() sorts the operands out.
+    parser.add_argument("operands", nargs="*", metavar="[VALUE] [FILE]",
+                        help="for set: VALUE, an int (0x.. ok) or COUNT:HIGH in hex, as `vmgen status` prints "
+                             "it; FILE: the shared counter file (created if missing; default $VMGEN_SIMULATE)")
 
 
-def _parse_value(text: Optional[str]) -> _counter.Generation:
-    if text is None:
-        raise ValueError("simulate set needs a VALUE")
+def _parse_value(text: str) -> _counter.Generation:
     try:
         if ":" in text:
             low, _, high = text.partition(":")
@@ -27,14 +31,41 @@ def _parse_value(text: Optional[str]) -> _counter.Generation:
         raise ValueError(f"bad generation {text!r}: {exc}") from None
 
 
+def _operands(args: argparse.Namespace) -> "tuple[Optional[str], str]":
+    parser: argparse.ArgumentParser = args._parser
+    ops = list(args.operands)
+    wanted = 1 if args.action == "set" else 0
+    env = os.environ.get("VMGEN_SIMULATE") or None
+    if len(ops) < wanted:
+        parser.error("simulate set needs a VALUE")
+    if len(ops) > wanted + 1:
+        parser.error(f"simulate {args.action} takes {'VALUE [FILE]' if wanted else '[FILE]'}; "
+                     f"extra: {' '.join(ops[wanted + 1:])}")
+    value = ops[0] if wanted else None
+    path = ops[wanted] if len(ops) > wanted else env
+    if path is None:
+        if args.action == "set" and len(ops) == 1 and not _looks_like_value(ops[0]):
+            parser.error("simulate set needs a VALUE")   # `simulate set FILE`
+        parser.error(f"simulate {args.action} needs FILE (or VMGEN_SIMULATE=FILE in the environment)")
+    return value, path
+
+
+def _looks_like_value(text: str) -> bool:
+    try:
+        _parse_value(text)
+        return True
+    except ValueError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.action != "set" and args.value is not None:
-        raise ValueError(f"simulate {args.action} takes only FILE")
-    with _counter.open("simulated", path=args.file) as c:
+    value, path = _operands(args)
+    with _counter.open("simulated", path=path) as c:
         if args.action == "advance":
             g = c.advance()
         elif args.action == "set":
-            g = c.set(_parse_value(args.value))
+            assert value is not None
+            g = c.set(_parse_value(value))
         else:
             g = c.read()
         print(g)

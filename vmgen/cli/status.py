@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from .. import counter as _counter
 from ..errors import VmgenError
@@ -18,12 +19,17 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     infos = _counter.backends()
     width = max(len(i.name) for i in infos)
+    sim = os.environ.get("VMGEN_SIMULATE")
     try:
         c = open_counter(args)
     except (VmgenError, OSError) as exc:
         c = None
         if getattr(args, "backend", None):
             print(f"backend: none ({exc})")
+        elif sim:   # open() uses this file and nothing else: say why it cannot, in the list too
+            why = f"VMGEN_SIMULATE={sim}: {exc}"
+            print(f"backend: none ({why})")
+            infos = [i if i.name != "simulated" else _counter.BackendInfo("simulated", False, why) for i in infos]
         else:
             print("backend: none (no backend below can see changes; to test restore handling without a "
                   "hypervisor: VMGEN_SIMULATE=FILE and `vmgen simulate advance FILE`)")

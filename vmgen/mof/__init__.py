@@ -6,8 +6,10 @@
     >>> Settings = lay.view_type               # a zero-copy view class on the C field engine
     >>> print(lay.c_header())                  # the struct, helpers, a _Static_assert per offset and size
 
-``parse(text)`` tokenizes and parses the MOF subset Hyper-V extensible-switch policies use (see
-``vmgen.mof._parser`` for the grammar); ``layout(cls)`` lays the class out the way WMI serializes it for
+``parse(text)`` reads any valid MOF (DSP0221, with WMI's extensions; see ``vmgen.mof._parser`` for the
+grammar) and returns its classes; ``parse_document(text, path=None)`` / ``parse_file(path)`` return
+everything (classes with methods and references, instances, qualifier declarations, pragmas, with
+``#pragma include`` files read relative to the including file); ``layout(cls)`` lays the class out the way WMI serializes it for
 the extension, under ``#pragma pack(8)``, one property after another in WmiDataId order:
 
     MOF                              C members (N = the property name)          view attribute
@@ -31,8 +33,11 @@ from __future__ import annotations
 
 from ..errors import MofError
 from ..switch.compiled import CompiledLayout
-from ._layout import C_TYPES, OVERRIDE_TYPES, layout, parse, select, snake_case
-from ._model import TYPES, MofClass, MofProperty
+from ._layout import C_TYPES, OVERRIDE_TYPES, layout, parse, parse_document, parse_file, select, snake_case
+from ._model import (ALL_TYPES, TYPES, MofAliasRef, MofClass, MofDocument, MofInstance, MofMethod, MofParameter,
+                     MofPragma, MofProperty, MofQualifierDecl)
+from ._source import decode_mof
 
-__all__ = ["parse", "layout", "CompiledLayout", "select", "snake_case", "MofClass", "MofProperty", "MofError", "TYPES", "C_TYPES",
-           "OVERRIDE_TYPES"]
+__all__ = ["parse", "parse_document", "parse_file", "decode_mof", "layout", "CompiledLayout", "select", "snake_case",
+           "MofClass", "MofProperty", "MofMethod", "MofParameter", "MofInstance", "MofQualifierDecl", "MofPragma",
+           "MofAliasRef", "MofDocument", "MofError", "TYPES", "ALL_TYPES", "C_TYPES", "OVERRIDE_TYPES"]

@@ -9,11 +9,12 @@ from ..errors import MofError
 from ..switch import layout as L
 from ..switch.compiled import CompiledLayout
 from ..switch.versions import encode_version
-from ._model import TYPES, MofClass, MofProperty
+from ._model import TYPES, MofClass, MofDocument, MofProperty
 from ._parser import CIM_DATETIME_CHARS
-from ._parser import parse as _parse
+from ._parser import parse_document as _parse_document
+from ._source import decode_mof, read_mof_file, warn
 
-__all__ = ["parse", "layout", "select", "snake_case", "MofClass", "MofProperty", "MofError", "TYPES", "C_TYPES"]
+__all__ = ["parse", "parse_document", "parse_file", "layout", "select", "snake_case", "MofClass", "MofProperty", "MofError", "TYPES", "C_TYPES"]
 
 # MOF type -> C type of its value slot
 C_TYPES: Dict[str, L.Prim] = {
@@ -32,6 +33,10 @@ _C_KEYWORDS = frozenset("""
     register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
     _Alignas _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local
     asm bool true false alignas alignof static_assert thread_local typeof nullptr
+    and and_eq bitand bitor catch char8_t char16_t char32_t class co_await co_return co_yield compl concept
+    const_cast consteval constexpr constinit decltype delete dynamic_cast explicit export friend module
+    mutable namespace new noexcept not not_eq operator or or_eq private protected public reinterpret_cast
+    requires static_cast template this throw try typeid typename using virtual wchar_t xor xor_eq import
 """.split())
 # Names the generated header defines itself or takes from <windows.h>/<stdint.h>, and common object-like
 # macros of <windows.h> (found by compiling headers with such members under mingw-w64): as member names
@@ -40,24 +45,82 @@ _C_RESERVED = frozenset(list(L.PRIMS) + """
     VARIABLE_LENGTH_STRING VARIABLE_LENGTH_ARRAY offsetof NULL errno
     IN OUT OPTIONAL CONST VOID TRUE FALSE ERROR DELETE IGNORE INFINITE MAX_PATH CALLBACK WINAPI APIENTRY
     NEAR FAR PASCAL CDECL near far pascal cdecl hyper interface STATUS_TIMEOUT STATUS_PENDING
+    UNALIGNED UNALIGNED64 RESTRICTED_POINTER POINTER_32 POINTER_64 FORCEINLINE DECLSPEC_ALIGN
+    RECT POINT SIZE POINTS RECTL POINTL SIZEL FILETIME SYSTEMTIME GUID IID CLSID LARGE_INTEGER ULARGE_INTEGER
+    HANDLE HWND HMODULE HINSTANCE HKEY HRESULT NTSTATUS LPVOID PVOID LPSTR LPWSTR LPCSTR LPCWSTR WCHAR CHAR
+    BYTE WORD DWORD QWORD BOOL BOOLEAN INT UINT LONG ULONG SHORT USHORT FLOAT DOUBLE LONGLONG ULONGLONG
+    DWORD64 DWORD_PTR ULONG_PTR LONG_PTR UINT_PTR INT_PTR SIZE_T SSIZE_T LPARAM WPARAM LRESULT ATOM COLORREF
+    VARIANT BSTR SAFEARRAY DECIMAL CY DATE OVERLAPPED SECURITY_ATTRIBUTES MSG small
+    ANYSIZE_ARRAY MAXCHAR MAXBYTE MAXWORD MAXDWORD MAXLONG MINCHAR MINLONG MINSHORT MAXSHORT PASSIVE_LEVEL
+    STATUS_SUCCESS NO_ERROR S_OK S_FALSE E_FAIL WAIT_TIMEOUT WAIT_FAILED INVALID_HANDLE_VALUE MAX_COMPUTERNAME_LENGTH
+    ABSOLUTE RELATIVE DUMMYSTRUCTNAME DUMMYUNIONNAME TEXT ANSI_NULL UNICODE_NULL
 """.split())
 # Attributes every view class already has.
 _VIEW_ATTRS = frozenset({"build", "layout", "nbytes", "obj", "offset", "readonly", "to_dict", "version"})
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_LOWER_DIGIT = _LOWER | frozenset("0123456789")
 _C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def parse(text: str) -> List[MofClass]:
-    """Every class declared in ``text``. A syntax error raises MofError with 1-based line and column;
-    a construct outside the supported subset raises MofError naming it."""
-    return _parse(text)
+    """Every class declared in ``text`` (the whole DSP0221 grammar is read: instances, qualifier declarations
+    and pragmas too, see parse_document). A syntax error raises MofError with 1-based line and column."""
+    return _parse_document(text).classes
+
+
+def parse_document(text: str, path: Optional[str] = None) -> MofDocument:
+    """Everything ``text`` declares: classes (with methods and references), instances, qualifier
+    declarations, pragmas. ``path`` (the file the text came from) lets ``#pragma include`` find its files,
+    relative to it."""
+    doc = _parse_document(text, path, read_mof_file)
+    warn(doc.warnings)
+    return doc
+
+
+def parse_file(path: str) -> MofDocument:
+    """parse_document() of a MOF file, decoded as mofcomp files come (see vmgen.mof._source): BOM-marked
+    UTF-8/UTF-16, UTF-16 without a BOM, UTF-8, else Windows-1252 with a UnicodeWarning."""
+    text, warnings = read_mof_file(path)
+    doc = _parse_document(text, path, read_mof_file)
+    doc.warnings[:0] = warnings
+    warn(doc.warnings)
+    return doc
+
 
 
 def snake_case(name: str) -> str:
     """``IntValue8`` -> ``int_value8``, ``FixedLengthString`` -> ``fixed_length_string``,
     ``MACAddress`` -> ``mac_address``."""
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
-    return s.lower()
+    # One pass (the two regexes this replaces backtracked quadratically on long all-caps names): a '_'
+    # goes before an ASCII capital that follows a lower-case letter or digit, or that ends a run of
+    # capitals and starts a word (the 'A' of MACAddress).
+    out: List[str] = []
+    n = len(name)
+    for i, c in enumerate(name):
+        if i and c in _UPPER:
+            prev = name[i - 1]
+            if prev in _LOWER_DIGIT or (prev in _UPPER and i + 1 < n and name[i + 1] in _LOWER):
+                out.append("_")
+        out.append(c)
+    return "".join(out).lower()
+
+
+class _FlatStruct(L.Struct):
+    """A Struct whose members are found by name in O(1): field_specs() looks one up per accessor, and
+    Struct.member() scans, which made layout() quadratic in the property count (MOF structs are flat)."""
+
+    def __init__(self, name: str, members: Any, pack: int = 8) -> None:
+        super().__init__(name, members, pack=pack)
+        self._by_name: Dict[str, L.Member] = {}
+        for m in self.members:
+            self._by_name.setdefault(m.name, m)
+
+    def member(self, path: str) -> Tuple[int, L.Member]:
+        m = self._by_name.get(path)
+        if m is None:   # a dotted path or a missing name: the general lookup and its messages
+            return super().member(path)
+        return m.offset, m
 
 
 def _err(prop: Optional[MofProperty], message: str, cls: Optional[MofClass] = None) -> MofError:
@@ -93,9 +156,12 @@ def _version(cls: MofClass) -> Optional[int]:
 def _ordered(cls: MofClass) -> List[MofProperty]:
     """The properties in WmiDataId order; ids must be 1..N, each once (WMI's rule for serialized classes)."""
     by_id: Dict[int, MofProperty] = {}
+    numbered = any(p.wmi_data_id is not None for p in cls.properties)
     for p in cls.properties:
         wid = p.wmi_data_id
         if wid is None:
+            if numbered:   # WMI serializes only the WmiDataId properties (InstanceName, Active stay out)
+                continue
             raise _err(p, f"property {p.name} of {cls.name} has no WmiDataId qualifier "
                           "(every serialized property needs one)")
         if wid in by_id:
@@ -118,12 +184,27 @@ class _Slot:
         self.name, self.prim, self.count, self.prop, self.role = name, prim, count, prop, role
 
 
+def _why_not(p: MofProperty) -> str:
+    t = p.type
+    if t in ("real32", "real64"):
+        return f"{t} is floating point, which the serialized policy layout has no slot for"
+    if t == "ref":
+        return f"it is a reference ({p.ref_class} REF): object paths are not serialized into the struct"
+    if t == "object":
+        what = f"class {p.embedded_class}" if p.embedded_class else "any class"
+        return f"it is an embedded object ({what}), not a fixed-layout value"
+    return f"unsupported type {t!r} (supported: {', '.join(TYPES)})"
+
+
 def _property_slots(cls: MofClass, p: MofProperty) -> Tuple[List[_Slot], str]:
     """The members one property serializes to, and the accessor kind."""
     n = p.name
     t = p.type
-    if t not in TYPES:  # a hand-made MofProperty
-        raise _err(p, f"property {n} has unsupported type {t!r} (supported: {', '.join(TYPES)})")
+    if t not in TYPES:
+        raise _err(p, f"property {n} of {cls.name} cannot be laid out in a policy struct: {_why_not(p)}")
+    if p.is_array and t in ("string", "datetime"):
+        raise _err(p, f"property {n} of {cls.name} cannot be laid out in a policy struct: an array of {t} "
+                      "has no fixed serialized form here (use a fixed-length string or an integer array)")
     if p.max_len is not None and t != "string":
         raise _err(p, f"MaxLen applies to string properties; {n} is {t}")
     if p.max is not None and not p.is_array:
@@ -187,7 +268,7 @@ def _check_c_name(name: str, what: str, prop: Optional[MofProperty] = None, cls:
     if not _C_IDENT.match(name):
         raise _err(prop, f"{what} {name!r} is not a C identifier", cls)
     if name in _C_KEYWORDS or name in _C_RESERVED:
-        raise _err(prop, f"{what} {name!r} is a C keyword, a type name the header uses or a <windows.h> macro",
+        raise _err(prop, f"{what} {name!r} is a C keyword (C or C++), a type name the header uses or a <windows.h> macro or type",
                    cls)
 
 
@@ -222,7 +303,7 @@ def layout(mof_class: MofClass, *, c_types: Optional[Mapping[str, str]] = None,
             raise _err(s.prop, f"member {s.name} (from property {s.prop.name}) collides with another member "
                                f"or the struct name {struct_name}")
         members.add(s.name)
-    struct = L.Struct(struct_name, [(s.name, s.prim, s.count) for s in slots], pack=8)
+    struct = _FlatStruct(struct_name, [(s.name, s.prim, s.count) for s in slots], pack=8)
     if struct.size > _MAX_STRUCT_SIZE:
         raise _err(None, f"class {mof_class.name} lays out to {struct.size} bytes; UINT32 offsets need < 2 GiB",
                    mof_class)

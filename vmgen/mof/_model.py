@@ -1,4 +1,5 @@
-"""What ``vmgen.mof.parse`` returns: MOF classes and properties with their qualifiers."""
+"""What ``vmgen.mof.parse`` returns (classes and their properties, methods and references) and what
+``parse_document`` adds (instances, qualifier declarations, pragmas)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,6 +8,9 @@ from typing import Any, Dict, List, Optional, Tuple
 # The scalar types of the MOF subset vmgen lays out (lower case; MOF type names are case-insensitive).
 INTEGER_TYPES = ("uint8", "uint16", "uint32", "uint64", "sint8", "sint16", "sint32", "sint64")
 TYPES = INTEGER_TYPES + ("boolean", "char16", "string", "datetime")
+# Every MofProperty.type the parser gives: TYPES, floating point, "object" (an embedded object: WMI's
+# `object X` or `ClassName X`; embedded_class names the class) and "ref" (ref_class names the class).
+ALL_TYPES = TYPES + ("real32", "real64", "object", "ref")
 
 
 def _lookup(qualifiers: Dict[str, Any], name: str, default: Any) -> Any:
@@ -47,10 +51,16 @@ class MofProperty:
     flavors: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
     line: int = 0
     column: int = 0
+    ref_class: Optional[str] = None       # type "ref": the referenced class (``Foo REF X``)
+    embedded_class: Optional[str] = None  # type "object": the embedded object's class (None: any)
 
     def qualifier(self, name: str, default: Any = None) -> Any:
         """The value of qualifier ``name`` (case-insensitive), or ``default``."""
         return _lookup(self.qualifiers, name, default)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.type == "ref"
 
     @property
     def wmi_data_id(self) -> Optional[int]:
@@ -81,6 +91,14 @@ class MofClass:
     pragmas: Dict[str, Any] = field(default_factory=dict)
     line: int = 0
     column: int = 0
+    methods: List["MofMethod"] = field(default_factory=list)
+    kind: str = "class"             # "association" / "indication": the MOF v3 keyword or the qualifier
+    alias: Optional[str] = None     # ``class X as $A``
+    path: Optional[str] = None      # the file it came from (parse_file, #pragma include)
+
+    @property
+    def references(self) -> List[MofProperty]:
+        return [p for p in self.properties if p.type == "ref"]
 
     def qualifier(self, name: str, default: Any = None) -> Any:
         """The value of class qualifier ``name`` (case-insensitive), or ``default``."""
@@ -103,3 +121,100 @@ class MofClass:
     def extension_id(self) -> Optional[str]:
         value = self.qualifier("ExtensionId")
         return value if isinstance(value, str) else None
+
+
+# A parameter has a property's shape: type, array, default, qualifiers, ref_class, embedded_class.
+MofParameter = MofProperty
+
+
+@dataclass
+class MofMethod:
+    """A method: ``return_type`` as a property's type ("void" allowed, as WMI writes it), its parameters."""
+
+    name: str
+    return_type: str
+    parameters: List[MofProperty] = field(default_factory=list)
+    qualifiers: Dict[str, Any] = field(default_factory=dict)
+    flavors: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    return_is_array: bool = False
+    return_ref_class: Optional[str] = None
+    return_embedded_class: Optional[str] = None
+    line: int = 0
+    column: int = 0
+
+    def qualifier(self, name: str, default: Any = None) -> Any:
+        return _lookup(self.qualifiers, name, default)
+
+
+@dataclass(frozen=True)
+class MofAliasRef:
+    """A value written ``$name``: refers to the instance or class declared ``as $name``."""
+
+    name: str
+
+
+@dataclass
+class MofInstance:
+    """``instance of Class [as $alias] { Prop = value; ... };`` (values keyed by the source spelling)."""
+
+    class_name: str
+    values: Dict[str, Any] = field(default_factory=dict)
+    value_qualifiers: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    qualifiers: Dict[str, Any] = field(default_factory=dict)
+    flavors: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    alias: Optional[str] = None
+    pragmas: Dict[str, Any] = field(default_factory=dict)
+    path: Optional[str] = None
+    line: int = 0
+    column: int = 0
+
+    def value(self, name: str, default: Any = None) -> Any:
+        """The value given for property ``name`` (case-insensitive), or ``default``."""
+        return _lookup(self.values, name, default)
+
+
+@dataclass
+class MofQualifierDecl:
+    """``qualifier Name : type [= default], scope(...) [, flavor(...)];``"""
+
+    name: str
+    type: str
+    is_array: bool = False
+    array_size: Optional[int] = None
+    default: Any = None
+    has_default: bool = False
+    scopes: Tuple[str, ...] = ()
+    flavors: Tuple[str, ...] = ()
+    path: Optional[str] = None
+    line: int = 0
+    column: int = 0
+
+
+@dataclass
+class MofPragma:
+    """One ``#pragma name(values)`` (``values`` empty for ``#pragma autorecover``)."""
+
+    name: str
+    values: Tuple[Any, ...] = ()
+    path: Optional[str] = None
+    line: int = 0
+    column: int = 0
+
+
+@dataclass
+class MofDocument:
+    """Everything a MOF text declares, included files' declarations in place."""
+
+    classes: List[MofClass] = field(default_factory=list)
+    instances: List[MofInstance] = field(default_factory=list)
+    qualifier_decls: List[MofQualifierDecl] = field(default_factory=list)
+    pragmas: List[MofPragma] = field(default_factory=list)
+    files: List[str] = field(default_factory=list)   # the files read (parse_file and #pragma include)
+    warnings: List[str] = field(default_factory=list)  # e.g. a file read as Windows-1252
+
+    def get_class(self, name: str) -> MofClass:
+        low = name.lower()
+        for c in self.classes:
+            if c.name.lower() == low:
+                return c
+        raise KeyError(f"no class {name!r}")
