@@ -41,7 +41,7 @@ class Subscription:
         self.callback = callback
 
     def cancel(self) -> None:
-        self._core._unsubscribe(self)
+        self._counter._unsubscribe(self)
 
 
 class Counter(_core.CounterBase):
