@@ -197,7 +197,7 @@ def test_cross_process_wait_and_concurrent_advances(tmp_path):
     time.sleep(0.1)
     with vmgen.open("simulated", path=f) as c:
         c.set(Generation(7, 1))
-    out, err = p.communicate(timeout=10)
+    out, err = p.communicate(timeout=60)   # a hang guard: a loaded machine (stress mode, Wine) starts slowly
     assert p.returncode == 0, err
     assert out.strip() == "7:1"
     # writers in several processes serialise on the page's seqlock: no lost advances
@@ -221,7 +221,7 @@ def test_vmgen_simulate_env(tmp_path):
         c = vmgen.open()
         print(c.backend, c.path, c.read())
         """, env={"VMGEN_SIMULATE": f})
-    out, err = p.communicate(timeout=10)
+    out, err = p.communicate(timeout=60)   # a hang guard: a loaded machine (stress mode, Wine) starts slowly
     assert p.returncode == 0, err
     assert out.split() == ["simulated", f, "0:0"]
 

@@ -49,10 +49,14 @@ def wine_results(tmp_path_factory) -> Dict[str, Tuple[str, str]]:
     args = [rig.winpath(ROOT / WINTEST), *(rig.winpath(ROOT / f) for f in SHARED)]
     with rig.session():
         r = rig.pytest("-q", "-rfE", *args, junit=junit, timeout=1200)
+        # the negative control of the crash report: a Windows process that reads address 0x10
+        probe = rig.run_python("-X", "faulthandler", "-c", "import ctypes; ctypes.string_at(0x10, 1)", timeout=300)
     summary = [ln for ln in r.stdout.strip().splitlines() if " in " in ln and ("passed" in ln or "failed" in ln)]
     sys.stderr.write(f"[wine-rig] in Wine: {summary[-1] if summary else r.stdout[-300:]}; timings: {rig.timings}\n")
+    # A crash (or a hang) is reported with its site first: the tail of the output is winedbg's module list.
+    crash = f"the Windows process crashed or hung (rc={r.returncode}):\n{r.crash}\n\n" if r.crash else ""
     if not junit.exists():
-        pytest.fail(f"the in-Wine pytest run produced no report (rc={r.returncode}):\n{r.stdout[-6000:]}\n"
+        pytest.fail(f"{crash}the in-Wine pytest run produced no report (rc={r.returncode}):\n{r.stdout[-6000:]}\n"
                     f"{r.stderr[-3000:]}", pytrace=False)
     results: Dict[str, Tuple[str, str]] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
@@ -69,8 +73,25 @@ def wine_results(tmp_path_factory) -> Dict[str, Tuple[str, str]]:
         prev = results.get(f"{module}::{name}")
         if prev is None or prev[0] != "failed":     # an error in teardown after a pass still fails the test
             results[f"{module}::{name}"] = (outcome, text)
-    results["__output__"] = ("", r.stdout[-6000:] + r.stderr[-3000:])
+    results["__output__"] = ("", crash + r.stdout[-6000:] + r.stderr[-3000:])
+    results["__run__"] = (str(r.returncode), crash)
+    results["__probe__"] = (str(probe.returncode), probe.crash + "\n----\n" + probe.stderr[-3000:])
     return results
+
+
+def test_a_crash_under_wine_is_reported_with_its_stack(wine_results):
+    rc, report = wine_results["__probe__"]
+    assert rc != "0", report
+    assert "read access to 0" in report and "10" in report, report       # the faulting address
+    assert "Backtrace (top" in report and "=>0" in report, report        # the top of the native stack
+    assert "string_at" in report or "ctypes" in report, report           # faulthandler's Python stack
+
+
+def test_the_in_wine_run_ended_cleanly(wine_results):
+    """No crash, no hang, and pytest's own status: a run that dies after writing its report still fails."""
+    rc, crash = wine_results["__run__"]
+    assert not crash, crash
+    assert rc in ("0", "1"), f"in-Wine pytest exited {rc}:\n{wine_results['__output__'][1]}"   # 1: failures above
 
 
 @pytest.mark.parametrize("name", _wintest_names())

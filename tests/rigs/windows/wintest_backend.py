@@ -42,7 +42,7 @@ def drv():
     winctl.set_generation(random.getrandbits(63) | 1, random.getrandbits(16))
     yield winctl
     winctl.set_flags(0)
-    assert until(lambda: winctl.stats()["pending"] == 0 and winctl.stats()["opens"] == 0, 5), winctl.stats()
+    assert until(lambda: winctl.stats()["pending"] == 0 and winctl.stats()["opens"] == 0, 30), winctl.stats()
 
 
 def bump(drv, delta=1):
@@ -180,13 +180,15 @@ def test_wait_async_starts_no_thread_and_completes(drv):
             loop = asyncio.get_running_loop()
             assert type(loop).__name__ == "ProactorEventLoop"
             new = Generation(g.count + 1, g.count_high)
-            loop.call_later(0.2, drv.set_generation, new.count, new.count_high)
-            task = asyncio.ensure_future(c.wait_async(g, timeout=10))
+            task = asyncio.ensure_future(c.wait_async(g, timeout=60))
             ticks = 0
             while not task.done():             # the loop keeps running while the wait is pending
                 await asyncio.sleep(0.01)
                 ticks += 1
                 assert threading.active_count() == threads
+                if ticks == 10:                # the change, only after the loop has ticked (load-independent)
+                    drv.set_generation(new.count, new.count_high)
+                assert ticks < 10000, "the change did not complete the wait"
             assert task.result() == new and ticks >= 10
             assert await c.wait_async(g) == new             # already different
     asyncio.run(main())
@@ -377,12 +379,13 @@ def _live_handles():
 
 def test_leak_check_1000_wait_cancel_close_cycles(drv):
     # the measure itself sees handles come and go
+    # (Wine's idle thread-pool workers exit and close their handles at any moment: allow a few either way.)
     base = _live_handles()
-    extra = [winctl._open(winctl.CTL_PATH) for _ in range(5)]
-    assert _live_handles() == base + 5
+    extra = [winctl._open(winctl.CTL_PATH) for _ in range(50)]
+    assert 45 <= _live_handles() - base <= 55
     for h in extra:
         winctl.k32.CloseHandle(h)
-    assert _live_handles() == base
+    assert abs(_live_handles() - base) <= 5
 
     async def async_cycle(c, g):
         with pytest.raises(TimeoutError):
