@@ -116,7 +116,7 @@ def test_subscribe():
 
     def cb(g):
         got.append(g)
-        if len(got) == 3:
+        if g == Generation(3):        # the last change (a busy machine may deliver 1, 2 or 3 callbacks)
             ev.set()
 
     before = threading.active_count()
@@ -129,9 +129,10 @@ def test_subscribe():
     assert got[-1] == Generation(3)
     h.cancel(), h2.cancel(), h.cancel()
     assert threading.active_count() == before
+    n = len(got)
     c.advance()
     time.sleep(0.05)
-    assert len(got) == 3
+    assert len(got) == n              # cancelled: no callback for this change
     c.subscribe(print)
     c.close()                              # close also ends the subscription thread
     assert threading.active_count() == before

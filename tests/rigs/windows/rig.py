@@ -187,10 +187,10 @@ def _run(cmd: Sequence[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(list(cmd), **kw)
 
 
-def _hash_files(paths: Sequence[Path], extra: str = "") -> str:
+def _hash_files(paths: Sequence[Path], extra: str = "", root: Path = REPO) -> str:
     h = hashlib.sha256(extra.encode())
     for p in sorted(paths):
-        h.update(str(p.relative_to(REPO) if REPO in p.parents else p).encode())
+        h.update(str(p.relative_to(root) if root in p.parents else p).encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
@@ -386,8 +386,9 @@ class Rig:
             pyx = sources[0]
             # what the module is built from: its sources, its C headers, the .pxd/.pxi of its package
             deps = sorted(include.rglob("*.h")) + sorted(pyx.parent.glob("*.pxd")) + sorted(pyx.parent.glob("*.pxi"))
-            ckey = _hash_files([pyx] + deps, extra=Cython.__version__)
-            key = _hash_files(list(sources) + deps, extra=Cython.__version__ + PYCONFIG_H + self.tag)
+            # keyed on content and paths relative to the source root: a `git archive` copy reuses the builds
+            ckey = _hash_files([pyx] + deps, extra=Cython.__version__, root=self.src)
+            key = _hash_files(list(sources) + deps, extra=Cython.__version__ + PYCONFIG_H + self.tag, root=self.src)
             pyd = self.build / (name + self.ext_suffix)
             stamp = self.build / (name + ".key")
             if pyd.exists() and stamp.exists() and stamp.read_text() == key:
@@ -399,7 +400,7 @@ class Rig:
                 if not c_out.exists():
                     self.log(f"cythonizing {module}")
                     c_out.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = c_out.with_suffix(".tmp.c")
+                    tmp = c_out.with_suffix(f".{os.getpid()}.tmp.c")
                     # from the source root, so the module gets its dotted name (packages from __init__.py)
                     _run([sys.executable, "-m", "cython", "-3", "--module-name", module, "-I", str(include),
                           "-o", str(tmp), str(pyx.relative_to(self.src))], cwd=self.src)
