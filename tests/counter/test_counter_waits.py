@@ -87,7 +87,8 @@ def test_wait_async_uses_add_reader_and_no_threads():
                 await asyncio.sleep(0.001)
 
         tk = asyncio.create_task(ticker())
-        await asyncio.sleep(0.05)
+        while ticks <= 10:                                     # the loop ticks while five waits are pending
+            await asyncio.sleep(0.001)
         c.advance()
         results = await asyncio.wait_for(asyncio.gather(*tasks), 5)
         tk.cancel()

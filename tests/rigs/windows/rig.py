@@ -453,14 +453,21 @@ class Rig:
     def start(self) -> None:
         """Boot a persistent wineserver session (stdio on /dev/null) and load the driver as a service."""
         self.lock()
-        with self._timed("start"):
-            # every long-lived Wine process must get /dev/null, never our stdio: wineserver and the system
-            # processes wineboot starts outlive us and would hold a caller's pipe open forever
-            _run(["wineserver", "-p"], env=self.env, **_QUIET)
-            _run(["wine", "wineboot"], env=self.env, timeout=120, **_QUIET)
-            self.winctl("unload", check=False)     # a stale driver from an earlier build
-            self.winctl("load", self.winpath(self.driver))
-            self.winctl("flags", "0")
+        try:
+            with self._timed("start"):
+                # every long-lived Wine process must get /dev/null, never our stdio: wineserver and the system
+                # processes wineboot starts outlive us and would hold a caller's pipe open forever. A server
+                # left running by a killed run makes `wineserver -p` fail: that one is ended and replaced.
+                if _run(["wineserver", "-p"], env=self.env, check=False, **_QUIET).returncode != 0:
+                    _run(["wineserver", "-k"], env=self.env, check=False, timeout=60, **_QUIET)
+                    _run(["wineserver", "-p"], env=self.env, **_QUIET)
+                _run(["wine", "wineboot"], env=self.env, timeout=120, **_QUIET)
+                self.winctl("unload", check=False)     # a stale driver from an earlier build
+                self.winctl("load", self.winpath(self.driver))
+                self.winctl("flags", "0")
+        except BaseException:
+            self.stop()                                # never leave a half-started session (or the lock) behind
+            raise
 
     def stop(self) -> None:
         try:
@@ -490,7 +497,8 @@ class Rig:
         if env:
             e.update(env)
         cmd = self.python_cmd(*args, exe=exe)
-        proc = subprocess.Popen(cmd, env=e, cwd=str(cwd or self.stage), stdin=subprocess.DEVNULL,
+        cwd = cwd or (self.stage if self.stage.exists() else self.cache)
+        proc = subprocess.Popen(cmd, env=e, cwd=str(cwd), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         chunks: Dict[str, List[bytes]] = {"out": [], "err": []}
 

@@ -59,6 +59,7 @@ def _pure_tree(src: Path, work: Path) -> Path:
                        stdout=subprocess.DEVNULL, env=env)
         for junk in list(lib.rglob("*.so")) + list(lib.rglob("*.c")) + list(lib.rglob("__pycache__")):
             shutil.rmtree(junk) if junk.is_dir() else junk.unlink()
+        (work / "meta").mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "setup.py", "-q", "dist_info", "--output-dir", str(work / "meta")], cwd=src,
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return lib
