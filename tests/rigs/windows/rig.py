@@ -38,9 +38,11 @@ PYEMBED = {"3.10": "3.10.0", "3.11": "3.11.0", "3.12": "3.12.0", "3.13": "3.13.0
 DEFAULT_PYTHON = os.environ.get("VMGEN_WINE_PYTHON", "3.13")
 PYEMBED_VERSION = PYEMBED[DEFAULT_PYTHON]
 MINGW = "x86_64-w64-mingw32-gcc"
-# pytest (pip resolves what it imports on Windows for that CPython: pluggy, iniconfig, packaging, colorama,
-# and for 3.10 exceptiongroup and tomli); pure Python, unpacked from wheels
-SITE_PACKAGES = ("pytest",)
+# pytest and what it imports on Windows (pure Python; unpacked from wheels). Named, not left to pip's resolver:
+# `pip download --platform --python-version` judges environment markers by the interpreter running pip, so
+# colorama (win32) and, for 3.10, exceptiongroup and tomli would be missing.
+SITE_PACKAGES = ("pytest", "pluggy", "iniconfig", "packaging", "colorama")
+SITE_PACKAGES_310 = ("exceptiongroup", "tomli")
 
 
 def pyenv_include(minor: str) -> Path:
@@ -235,7 +237,8 @@ class Rig:
         self.pyinclude = self.cache / f"pyinclude-{self.tag}"
         self.build = self.cache / f"build-{self.tag}"
         self.stage = self.cache / f"stage-{self.tag}"
-        self.site = self.cache / (f"site-{self.tag}-" + hashlib.sha256(",".join(SITE_PACKAGES).encode()).hexdigest()[:8])
+        self.site_packages = SITE_PACKAGES + (SITE_PACKAGES_310 if python == "3.10" else ())
+        self.site = self.cache / (f"site-{self.tag}-" + hashlib.sha256(",".join(self.site_packages).encode()).hexdigest()[:8])
         self.driver = self.cache / "driver" / "vmgentest.sys"
         self.timings: Dict[str, float] = {}
         self._lock_fd: Optional[int] = None
@@ -311,11 +314,11 @@ class Rig:
         if marker.exists():
             return
         with self._timed("site-packages"):
-            self.log(f"collecting pure-Python wheels for {', '.join(SITE_PACKAGES)}")
+            self.log(f"collecting pure-Python wheels for {', '.join(self.site_packages)}")
             wheels = self.cache / f"wheels-{self.tag}"
             wheels.mkdir(exist_ok=True)
             _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "--platform", "win_amd64",
-                  "--python-version", self.pyminor, "--implementation", "cp", "-d", str(wheels), *SITE_PACKAGES],
+                  "--python-version", self.pyminor, "--implementation", "cp", "-d", str(wheels), *self.site_packages],
                  timeout=600)
             if self.site.exists():
                 shutil.rmtree(self.site)

@@ -159,7 +159,8 @@ def test_wheel(rig: "rigmod.Rig", whl: Path, work: Path) -> Dict[str, object]:
                                exe=exe, cwd=empty, timeout=300)
         res["imported_from"] = json.loads(where.stdout.strip().splitlines()[-1]) if where.returncode == 0 else None
         t = time.monotonic()
-        r = rig.pytest("-q", "-rfE", "--import-mode=append", rig.winpath(rigmod.REPO / WINTEST),
+        # default (prepend) import mode: it puts only test directories first on sys.path, none holds a vmgen/
+        r = rig.pytest("-q", "-rfE", rig.winpath(rigmod.REPO / WINTEST),
                        *(rig.winpath(rigmod.REPO / f) for f in SHARED), junit=junit, exe=exe, cwd=empty,
                        env={"VMGEN_EXPECT_INSTALLED": "1"}, timeout=1200)
         res["pytest_rc"], res["pytest_s"] = r.returncode, round(time.monotonic() - t, 1)
