@@ -276,6 +276,7 @@ def test_guard_is_exact(drv):
 
 def test_hot_path_makes_no_system_call_and_sees_a_change(drv):
     with vmgen.open("windows") as c:
+        assert until(lambda: drv.stats()["pending"] == 1)   # the watcher is armed (on its pool thread)
         t = c.token()
         s0 = drv.stats()
         assert not any(c.changed(t) for _ in range(10000))
@@ -434,5 +435,6 @@ def test_leak_check_1000_wait_cancel_close_cycles(drv):
     assert after <= base, (base, after)
     s1 = winctl.stats()
     assert s1["pending"] == 0 and s1["opens"] == 0
-    assert s1["events_started"] - s0["events_started"] >= 2000        # watcher + wait per cycle at least
+    # each cycle's wait issues an event-driven IOCTL (and the watcher one more, unless close beats its arming)
+    assert s1["events_started"] - s0["events_started"] >= 1000
     print(f"1000 cycles in {elapsed:.1f} s, handles {base} -> {after}")
