@@ -20,10 +20,17 @@ from support.counter_pages import fd_count, linux_backends, make_page, posix_onl
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _default_sigint():
+    # a runner started as a background job (`cmd &` in a script) has SIGINT ignored; its children inherit that,
+    # and Python then installs no KeyboardInterrupt handler: give the child the default disposition
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(code):
     env = dict(os.environ, PYTHONPATH=ROOT)
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint if os.name == "posix" else None)
 
 
 @posix_only('kill(SIGINT); Windows Ctrl-C is tested in tests/rigs/windows/wintest_backend.py')
