@@ -1,4 +1,5 @@
-"""Shared fixtures for the view tests: the same tests run on both field engines (see view_engines.py).
+"""Shared fixtures for the view tests: the same tests run on both field engines (see view_engines.py); and the
+stress mode's session hooks (support/stress.py: VMGEN_STRESS=N or --stress=N starts N CPU hogs).
 
 ``engine`` is parametrized over the C views (``vmgen`` on ``vmgen.switch._fields``) and the pure-Python
 reference (``vmgen._reference``). A missing C extension is a failure, not a skip, unless VMGEN_PURE
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 from support.view_engines import ENGINES, _c_engine, _ref_engine, as_memoryview  # noqa: F401 (re-exported)
+# stress mode (VMGEN_STRESS=N or --stress=N): CPU hogs beside the session
+from support.stress import pytest_addoption, pytest_configure, pytest_report_header, pytest_unconfigure  # noqa: F401
 
 
 

@@ -14,6 +14,12 @@
  *     wait (CreateThreadpoolWait) - C only, no Python thread, no GIL - which stores the new value, bumps the
  *     64-bit change sequence that vg_hot_word() exposes (changed() is one load of it) and re-arms with the new
  *     value as input, so a change between completion and re-arm completes the next IOCTL at once.
+ *     The watcher's IOCTLs are all issued on the one thread of a private pool that never shrinks (g_pool):
+ *     I/O is cancelled when the thread that issued it exits, and Wine then may never write its status block
+ *     (the write is an APC to that thread), which left a re-armed watcher spinning on a set event.
+ *   - lifetime: the C state is reference-counted. vg_free drops the owner's reference after stopping the
+ *     watcher; each pending async op holds one until its IOCTL is reaped, so the device handle and the state
+ *     it reaps through outlive the Python objects in whatever order the garbage collector frees them.
  *   - ERROR_NOT_SUPPORTED on an event-driven read (pre-Vista-SP2 guests): vg_wait and the background watcher
  *     fall back to a polling IOCTL every VG_WIN_POLL_MS (10 ms); the counter says so in vg_describe().
  *   - vg_async_*: one overlapped event-driven IOCTL per asynchronous wait, exposing its event handle so
@@ -60,6 +66,7 @@ typedef struct vg_waiter {
 
 struct vg_counter {
     int backend;
+    volatile LONG refs;      /* the owner's (dropped by vg_free) + one per unreaped async op */
     volatile uint64_t hot;   /* the hot-path word (windows backend): bumped on every change the watcher sees */
     SRWLOCK lock;            /* waiters list, closed, last */
     vg_waiter waiters;       /* list head */
@@ -191,7 +198,39 @@ static vg_counter *counter_new(int backend) {
     c->dev = INVALID_HANDLE_VALUE;
     c->event_mode = 1;
     InitializeCriticalSection(&c->bg_cs);
+    c->refs = 1;
     return c;
+}
+
+static void counter_destroy(vg_counter *c);
+
+static void counter_release(vg_counter *c) {
+    if (InterlockedDecrement(&c->refs) == 0) counter_destroy(c);
+}
+
+/* The watcher's pool: one thread, created once per process and never closed. Every IOCTL of the watcher is
+ * issued from it, so none is cancelled by its issuing thread exiting (see the header comment). */
+static PTP_POOL g_pool;
+static TP_CALLBACK_ENVIRON g_pool_env;
+
+static BOOL CALLBACK pool_init(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+    (void)once; (void)param; (void)ctx;
+    g_pool = CreateThreadpool(NULL);
+    if (!g_pool) return FALSE;
+    SetThreadpoolThreadMaximum(g_pool, 1);
+    if (!SetThreadpoolThreadMinimum(g_pool, 1)) {
+        CloseThreadpool(g_pool);
+        g_pool = NULL;
+        return FALSE;
+    }
+    InitializeThreadpoolEnvironment(&g_pool_env);
+    SetThreadpoolCallbackPool(&g_pool_env, g_pool);
+    return TRUE;
+}
+
+static PTP_CALLBACK_ENVIRON watcher_env(void) {
+    static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+    return InitOnceExecuteOnce(&once, pool_init, NULL, NULL) ? &g_pool_env : NULL;
 }
 
 /* ---------- the device ---------- */
@@ -315,10 +354,18 @@ static VOID CALLBACK bg_wait_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx, PTP_WAIT 
     if (c->bg_pending) {
         BOOL ok = GetOverlappedResult(c->dev, &c->bg_ov, &n, FALSE);
         DWORD e = ok ? 0 : GetLastError();
-        if (!ok && e == ERROR_IO_INCOMPLETE) {          /* spurious: keep waiting */
-            SetThreadpoolWait(c->bg_wait, c->bg_ov.hEvent, NULL);
-            LeaveCriticalSection(&c->bg_cs);
-            return;
+        if (!ok && e == ERROR_IO_INCOMPLETE) {
+            /* The event was set but the IOCTL is still pending (a stale set): reset it before waiting again, or
+             * the wait fires at once, over and over. The completion writes the status block before it sets the
+             * event, so re-reading the status after the reset cannot miss it. */
+            ResetEvent(c->bg_ov.hEvent);
+            ok = GetOverlappedResult(c->dev, &c->bg_ov, &n, FALSE);
+            e = ok ? 0 : GetLastError();
+            if (!ok && e == ERROR_IO_INCOMPLETE) {
+                SetThreadpoolWait(c->bg_wait, c->bg_ov.hEvent, NULL);
+                LeaveCriticalSection(&c->bg_cs);
+                return;
+            }
         }
         c->bg_pending = 0;
         if (ok && n == sizeof c->bg_out) publish(c, &c->bg_out);
@@ -348,7 +395,7 @@ static void start_poll_timer(vg_counter *c) {
     FILETIME due;
     ULARGE_INTEGER u;
     if (c->bg_stop || c->bg_timer) return;
-    c->bg_timer = CreateThreadpoolTimer(bg_timer_cb, c, NULL);
+    c->bg_timer = CreateThreadpoolTimer(bg_timer_cb, c, watcher_env());
     if (!c->bg_timer) return;
     u.QuadPart = (ULONGLONG)(-(LONGLONG)VG_WIN_POLL_MS * 10000);   /* relative, 100 ns units */
     due.dwLowDateTime = u.LowPart;
@@ -358,17 +405,21 @@ static void start_poll_timer(vg_counter *c) {
 
 static int open_windows(vg_counter *c, const char *path, vg_error *err) {
     vg_gen v;
+    PTP_CALLBACK_ENVIRON env;
     c->dev = open_device(path, FILE_FLAG_OVERLAPPED, err);
     if (c->dev == INVALID_HANDLE_VALUE) return VG_ERROR;
     if (device_poll(c->dev, &v, err) != VG_OK) return VG_ERROR;
     c->last = v;
     c->bg_ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
     if (!c->bg_ov.hEvent) return fail_win(err, GetLastError(), "CreateEvent");
-    c->bg_wait = CreateThreadpoolWait(bg_wait_cb, c, NULL);
+    env = watcher_env();
+    if (!env) return fail_win(err, GetLastError(), "CreateThreadpool");
+    c->bg_wait = CreateThreadpoolWait(bg_wait_cb, c, env);
     if (!c->bg_wait) return fail_win(err, GetLastError(), "CreateThreadpoolWait");
-    EnterCriticalSection(&c->bg_cs);
-    bg_arm_locked(c);
-    LeaveCriticalSection(&c->bg_cs);
+    /* The first arm also happens on the pool's thread (not this one, which may exit): the callback finds
+     * nothing pending and arms with c->last as input, so a change since the read above completes it at once. */
+    SetEvent(c->bg_ov.hEvent);
+    SetThreadpoolWait(c->bg_wait, c->bg_ov.hEvent, NULL);
     return VG_OK;
 }
 
@@ -445,7 +496,11 @@ static int wait_windows(vg_counter *c, vg_waiter *w, const vg_gen *seen, vg_gen 
                 return VG_OK;
             }
             e = GetLastError();
-            if (e == ERROR_IO_INCOMPLETE) continue;
+            if (e == ERROR_IO_INCOMPLETE) {      /* a stale set: reset, or WaitForMultipleObjects spins */
+                ResetEvent(ov.hEvent);
+                if (HasOverlappedIoCompleted(&ov)) SetEvent(ov.hEvent);   /* completed meanwhile: next round */
+                continue;
+            }
             CloseHandle(ov.hEvent);
             if (c->closed) return VG_CLOSED;
             if (e == ERROR_NOT_SUPPORTED || e == ERROR_INVALID_FUNCTION) {
@@ -730,7 +785,13 @@ void vg_free(vg_counter *c) {
         SetThreadpoolTimer(c->bg_timer, NULL, 0, 0);
         WaitForThreadpoolTimerCallbacks(c->bg_timer, TRUE);
         CloseThreadpoolTimer(c->bg_timer);
+        c->bg_timer = NULL;
     }
+    counter_release(c);          /* the owner's reference; async ops still being reaped hold theirs */
+}
+
+/* The last reference is gone: nothing can touch the handles any more. */
+static void counter_destroy(vg_counter *c) {
     if (c->bg_ov.hEvent) CloseHandle(c->bg_ov.hEvent);
     if (c->dev != INVALID_HANDLE_VALUE) CloseHandle(c->dev);
     if (c->page && c->mapping) UnmapViewOfFile((void *)c->page);
@@ -785,6 +846,10 @@ int vg_async_start(vg_counter *c, const vg_gen *seen, vg_async **out, void **eve
         SetEvent(op->ov.hEvent);
     } else if ((e = GetLastError()) == ERROR_IO_PENDING) {
         op->pending = 1;
+        InterlockedIncrement(&c->refs);         /* until reaped: the handle must outlive the IOCTL */
+        /* vg_close stores closed, then cancels every IOCTL on the handle: if closed is still unset here, that
+         * CancelIoEx comes after this IOCTL and cancels it; if set, it may have run before: cancel our own. */
+        if (c->closed) CancelIoEx(c->dev, &op->ov);
     } else {
         CloseHandle(op->ov.hEvent);
         free(op);
@@ -806,6 +871,8 @@ int vg_async_finish(vg_async *op, vg_gen *out, vg_error *err) {
         op->pending = 0;
         op->closed = c->closed;
         if (op->result == ERROR_NOT_SUPPORTED) InterlockedExchange(&c->event_mode, 0);
+        op->c = NULL;
+        counter_release(c);
     }
     if (op->result == ERROR_SUCCESS) {
         *out = op->out;

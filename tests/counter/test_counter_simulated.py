@@ -116,7 +116,7 @@ def test_subscribe():
 
     def cb(g):
         got.append(g)
-        if len(got) == 3:
+        if g == Generation(3):        # the last change (a busy machine may deliver 1, 2 or 3 callbacks)
             ev.set()
 
     before = threading.active_count()
@@ -129,9 +129,10 @@ def test_subscribe():
     assert got[-1] == Generation(3)
     h.cancel(), h2.cancel(), h.cancel()
     assert threading.active_count() == before
+    n = len(got)
     c.advance()
     time.sleep(0.05)
-    assert len(got) == 3
+    assert len(got) == n              # cancelled: no callback for this change
     c.subscribe(print)
     c.close()                              # close also ends the subscription thread
     assert threading.active_count() == before
@@ -197,7 +198,7 @@ def test_cross_process_wait_and_concurrent_advances(tmp_path):
     time.sleep(0.1)
     with vmgen.open("simulated", path=f) as c:
         c.set(Generation(7, 1))
-    out, err = p.communicate(timeout=10)
+    out, err = p.communicate(timeout=60)   # a hang guard: a loaded machine (stress mode, Wine) starts slowly
     assert p.returncode == 0, err
     assert out.strip() == "7:1"
     # writers in several processes serialise on the page's seqlock: no lost advances
@@ -221,7 +222,7 @@ def test_vmgen_simulate_env(tmp_path):
         c = vmgen.open()
         print(c.backend, c.path, c.read())
         """, env={"VMGEN_SIMULATE": f})
-    out, err = p.communicate(timeout=10)
+    out, err = p.communicate(timeout=60)   # a hang guard: a loaded machine (stress mode, Wine) starts slowly
     assert p.returncode == 0, err
     assert out.split() == ["simulated", f, "0:0"]
 

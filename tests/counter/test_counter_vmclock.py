@@ -102,15 +102,16 @@ def test_seqlock_torture_never_torn(tmp_path):
     p = str(make_page(tmp_path / "page", gen=A))
     ctx = multiprocessing.get_context("fork")
     ready = ctx.Event()
-    w = ctx.Process(target=_hammer, args=(p, 1.5, ready))
+    w = ctx.Process(target=_hammer, args=(p, 60, ready))   # ended below, once the readers are done
     w.start()
     assert ready.wait(10)
     seen, bad = set(), []
 
     def reader():
         with vmgen.open("vmclock", path=p) as c:
-            end = time.monotonic() + 1.0
-            while time.monotonic() < end:
+            # at least 1 s, and on a loaded machine (stress mode) until the writer has been seen at work
+            end, cap = time.monotonic() + 1.0, time.monotonic() + 30
+            while time.monotonic() < end or (len(seen) < 2 and time.monotonic() < cap):
                 v = c.read().count
                 seen.add(v)
                 if v not in (A, B):
@@ -121,6 +122,7 @@ def test_seqlock_torture_never_torn(tmp_path):
         t.start()
     for t in threads:
         t.join()
+    w.terminate()
     w.join(10)
     assert not bad, bad[:5]
     assert seen == {A, B}, "the writer and the readers never overlapped; the test proved nothing"

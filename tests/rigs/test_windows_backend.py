@@ -33,6 +33,10 @@ SHARED = ("tests/counter/test_counter_generation.py", "tests/counter/test_counte
 # Their POSIX-only tests skip themselves on Windows (counter_pages.posix_only / linux_backends).
 
 
+CRASHER = ("import ctypes, time; f = ctypes.cast(ctypes.cdll.msvcrt.strlen, ctypes.c_void_p); "
+           "ctypes.windll.kernel32.CreateThread(None, 0, f, ctypes.c_void_p(0x10), 0, None); time.sleep(120)")
+
+
 def _wintest_names():
     tree = ast.parse((ROOT / WINTEST).read_text())
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
@@ -49,10 +53,15 @@ def wine_results(tmp_path_factory) -> Dict[str, Tuple[str, str]]:
     args = [rig.winpath(ROOT / WINTEST), *(rig.winpath(ROOT / f) for f in SHARED)]
     with rig.session():
         r = rig.pytest("-q", "-rfE", *args, junit=junit, timeout=1200)
+        # the negative control of the crash report: a Windows process whose native thread reads address 0x10
+        # (strlen(0x10) as a thread's start routine: no ctypes exception guard around it)
+        probe = rig.run_python("-X", "faulthandler", "-c", CRASHER, timeout=300)
     summary = [ln for ln in r.stdout.strip().splitlines() if " in " in ln and ("passed" in ln or "failed" in ln)]
     sys.stderr.write(f"[wine-rig] in Wine: {summary[-1] if summary else r.stdout[-300:]}; timings: {rig.timings}\n")
+    # A crash (or a hang) is reported with its site first: the tail of the output is winedbg's module list.
+    crash = f"the Windows process crashed or hung (rc={r.returncode}):\n{r.crash}\n\n" if r.crash else ""
     if not junit.exists():
-        pytest.fail(f"the in-Wine pytest run produced no report (rc={r.returncode}):\n{r.stdout[-6000:]}\n"
+        pytest.fail(f"{crash}the in-Wine pytest run produced no report (rc={r.returncode}):\n{r.stdout[-6000:]}\n"
                     f"{r.stderr[-3000:]}", pytrace=False)
     results: Dict[str, Tuple[str, str]] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
@@ -69,8 +78,24 @@ def wine_results(tmp_path_factory) -> Dict[str, Tuple[str, str]]:
         prev = results.get(f"{module}::{name}")
         if prev is None or prev[0] != "failed":     # an error in teardown after a pass still fails the test
             results[f"{module}::{name}"] = (outcome, text)
-    results["__output__"] = ("", r.stdout[-6000:] + r.stderr[-3000:])
+    results["__output__"] = ("", crash + r.stdout[-6000:] + r.stderr[-3000:])
+    results["__run__"] = (str(r.returncode), crash)
+    results["__probe__"] = (str(probe.returncode), probe.crash + "\n----\n" + probe.stderr[-3000:])
     return results
+
+
+def test_a_crash_under_wine_is_reported_with_its_stack(wine_results):
+    rc, report = wine_results["__probe__"]
+    assert rc != "0", report
+    assert "Unhandled page fault on read access to 0000000000000010" in report, report    # the fault
+    assert "Backtrace (top" in report and "=>0" in report and "strlen" in report, report  # the native stack
+
+
+def test_the_in_wine_run_ended_cleanly(wine_results):
+    """No crash, no hang, and pytest's own status: a run that dies after writing its report still fails."""
+    rc, crash = wine_results["__run__"]
+    assert not crash, crash
+    assert rc in ("0", "1"), f"in-Wine pytest exited {rc}:\n{wine_results['__output__'][1]}"   # 1: failures above
 
 
 @pytest.mark.parametrize("name", _wintest_names())

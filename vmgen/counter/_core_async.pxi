@@ -14,6 +14,9 @@ cdef extern from "vg_counter.h" nogil:
     void vg_async_free(vg_async *op)
 
 
+# no_gc_clear: when an op and its counter die in the same garbage cycle, __dealloc__ still needs _counter
+# (to reap through it and _leave it); the C side also keeps its state alive until the op is reaped.
+@cython.no_gc_clear
 cdef class AsyncOp:
     """One event-driven read in flight. `handle` is signalled when it completes; then call finish().
     cancel() cancels the IOCTL (CancelIoEx) and reaps it; the handle is closed when this object dies."""

