@@ -125,7 +125,11 @@ again:
 }
 
 /* A SIGBUS without an address (raised by a handler installed after ours): cover every file of ours that has
- * shrunk to nothing, i.e. whose mapped page is wholly past the end. 1 = covered at least one. */
+ * shrunk to nothing, i.e. whose mapped page is wholly past the end. 1 = one of ours is (now) covered, so the
+ * fault was probably ours and re-running the access succeeds. That includes a file another thread covered
+ * first: its fault and ours came together. (A later raise(SIGBUS) that is not a fault, while such a file stays
+ * empty, is taken for ours too: the one case this guess gets wrong. A real fault elsewhere still arrives with
+ * its address and is chained.) */
 static int guard_sweep(void) {
     int fixed = 0;
     for (vg_guard_chunk *ch = G_LOAD(&guard_chunks); ch; ch = G_LOAD(&ch->next))
@@ -133,7 +137,7 @@ static int guard_sweep(void) {
             vg_guard *g = &ch->slot[i];
             if (G_LOAD(&g->state) != GUARD_LIVE || !guard_claim(g)) continue;
             struct stat st;
-            if (!G_LOAD(&g->broken) && fstat(g->fd, &st) == 0 && st.st_size == 0) fixed |= guard_cover(g);
+            if (fstat(g->fd, &st) == 0 && st.st_size == 0) fixed |= G_LOAD(&g->broken) || guard_cover(g);
             G_STORE(&g->state, GUARD_LIVE);
         }
     return fixed;
