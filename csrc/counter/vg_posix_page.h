@@ -167,13 +167,18 @@ static int file_open(vg_file *f, const char *path, int flags, int want_write, in
         return fail(err, VG_E_INVALID, 0, "mode %03o lets group or others write the counter file: pass "
                     "shared_write=True if that is what you want", mode);
     for (int tries = 0; tries < 16; tries++) {
+        int create_errno = 0;
         if (want_write && (flags & VG_OPEN_CREATE)) {
             fd = open(path, O_RDWR | O_CREAT | O_EXCL | base, (mode_t)mode);
             if (fd >= 0) {
                 created = 1;
                 break;
             }
-            if ((e = errno) != EEXIST) break;
+            create_errno = errno;   /* EEXIST; or EACCES/EROFS, which an existing file may still get past */
+            if (create_errno != EEXIST && create_errno != EACCES && create_errno != EROFS && create_errno != EPERM) {
+                e = create_errno;
+                break;
+            }
         }
         fd = open(path, (want_write ? O_RDWR : O_RDONLY) | base);
         if (fd < 0 && want_write && (errno == EACCES || errno == EROFS || errno == EPERM)) {
@@ -182,7 +187,11 @@ static int file_open(vg_file *f, const char *path, int flags, int want_write, in
         }
         if (fd >= 0) break;
         e = errno;
-        if (!(e == ENOENT && want_write && (flags & VG_OPEN_CREATE))) break;   /* else removed in between: again */
+        if (e == ENOENT && create_errno && create_errno != EEXIST) {
+            e = create_errno;   /* could not create it, and it does not exist: say why it could not be created */
+            break;
+        }
+        if (!(e == ENOENT && create_errno == EEXIST)) break;   /* else removed in between our two opens: again */
     }
     if (fd < 0 && e == ELOOP && allow_device) {   /* a symlink: acceptable only to the vmclock device */
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);

@@ -541,3 +541,30 @@ def test_replacement_by_another_user_is_reported(attacker, shared_dir):
             c.read()
     with pytest.raises(PermissionError, match="owned by uid"):   # and the replacement is not trusted either
         vmgen.open("simulated", path=path)
+
+
+def _create_or_read(path):
+    try:
+        with vmgen.open("simulated", path=path) as c:
+            g = str(c.read())
+            try:
+                c.advance()
+                return g, "stored"
+            except PermissionError:
+                return g, "read-only"
+    except PermissionError as exc:
+        return "PermissionError", exc.errno
+
+
+def test_directory_the_user_cannot_write(attacker):
+    """Creating in a directory the user may not write is EACCES; an existing root file there opens read-only."""
+    d = tempfile.mkdtemp(prefix="vmgen-ro-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "sim")
+        assert as_user(attacker, _create_or_read, path) == ("ok", ("PermissionError", errno.EACCES))
+        assert not os.path.exists(path)
+        vmgen.open("simulated", path=path).close()   # root's, 0644
+        assert as_user(attacker, _create_or_read, path) == ("ok", ("0:0", "read-only"))
+    finally:
+        shutil.rmtree(d)
