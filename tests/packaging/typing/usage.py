@@ -41,3 +41,8 @@ def counter() -> str:
         if c.changed(token):
             return "changed"
         return f"{g} {int(g)} {g.count} {g.count_high}"
+
+
+def counter_file(path: str) -> int:
+    with vmgen.open("simulated", path=path, mode=0o600, shared_write=False) as c:
+        return c.read().count
