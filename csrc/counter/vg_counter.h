@@ -49,6 +49,7 @@ enum vg_errkind {
     VG_E_PERMISSION = 4,   /* PermissionError */
     VG_E_INVALID = 5,      /* ValueError: bad page (magic, size, version, flags) or bad argument */
     VG_E_WEDGED = 6,       /* the seqlock stayed odd/moving past the retry bound: vmgen.VmgenError */
+    VG_E_BROKEN = 7,       /* the counter's file was truncated, replaced or removed while open: vmgen.VmgenError */
 };
 
 typedef struct vg_error {
@@ -81,8 +82,19 @@ typedef struct vg_gen {
 
 typedef struct vg_counter vg_counter;   /* opaque */
 
-/* Open flags. */
-#define VG_OPEN_CREATE 0x1   /* simulated with a path: create the file (as a fresh page) if missing */
+/* Open flags. The rules for a counter file (POSIX; docs/counter.md "Counter files"): never follow a symlink at
+ * the last component, only a regular file, owned by the caller or root, not writable by group or others unless
+ * VG_OPEN_SHARED_WRITE. The vmclock character device keeps the device's own rules. Windows ignores all but CREATE. */
+#define VG_OPEN_CREATE 0x1        /* simulated with a path: create the file (O_EXCL, as a fresh page) if missing */
+#define VG_OPEN_SHARED_WRITE 0x2  /* accept a file its group or others may write (they can forge or wedge it) */
+#define VG_OPEN_MODE_SET 0x4      /* create with exactly VG_OPEN_MODE_OF(flags), not 0644 less the umask */
+#define VG_OPEN_MODE(m) (VG_OPEN_MODE_SET | (((m) & 0777) << 8))
+#define VG_OPEN_MODE_OF(flags) (((unsigned)(flags) >> 8) & 0777)
+
+/* What the hot word holds once a counter's file is gone (truncated, replaced, removed): the page was swapped
+ * for a private one carrying this value. token() never hands it out (it returns VG_HOT_BROKEN ^ 1 instead), so
+ * changed() is True for every token from then on: the conservative answer, still one load. */
+#define VG_HOT_BROKEN 0xBADF11E0BADF11E0ull
 
 /* Is this backend usable here? VG_OK, or VG_ERROR with err->msg saying why not.
  * path: as for vg_open (NULL = the backend's default device). Never blocks for long. */

@@ -48,8 +48,7 @@ struct vg_counter {
     int writable;             /* simulated: may store */
     const volatile uint64_t *hot;
     enum wait_kind wait_kind;
-    int file_fd;              /* the mapped file/device, -1 if none */
-    char *path;               /* vmclock device path (poll waits reopen it) */
+    vg_file file;             /* the mapped file or vmclock device (poll waits reopen its path); fd -1 if none */
     int event_fd;             /* vg_event_fd: eventfd / inotify / device fd / -1 */
     int event_is_inotify, event_is_device;
     uint32_t wake_word;       /* private futex: bumped by close and wake */
@@ -60,6 +59,7 @@ struct vg_counter {
     pthread_t thread;
     char *devpath;
     char desc[160];
+    char desc_now[300];       /* vg_describe once the file is gone */
 };
 
 /* ---------- small helpers ---------- */
@@ -79,7 +79,8 @@ static vg_counter *counter_new(int backend) {
     vg_counter *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->backend = backend;
-    c->file_fd = c->event_fd = c->close_fd = c->nl_fd = c->stop_fd = -1;
+    c->event_fd = c->close_fd = c->nl_fd = c->stop_fd = -1;
+    file_init(&c->file, backend == VG_BACKEND_VMCLOCK ? "vmclock page file" : "simulated counter file");
     return c;
 }
 
@@ -94,12 +95,19 @@ static int map_anon_page(vg_counter *c, vg_error *err) {
 static int open_sim_file(vg_counter *c, const char *path, int flags, vg_error *err) {
     c->map_len = VG_PAGE_SIZE;   /* vg_free unmaps it if mapping succeeded, whatever fails after */
     c->ext = 1;
-    if (page_map_sim_file(path, flags, &c->file_fd, &c->writable, &c->page, err) != VG_OK) return VG_ERROR;
-    /* Other processes' stores touch the file's mtime (see vg_sim_store): inotify sees those. */
+    if (page_map_sim_file(&c->file, path, flags, &c->writable, &c->page, err) != VG_OK) return VG_ERROR;
+    /* Other processes' stores touch the file's mtime (see vg_sim_store): inotify sees those, and a truncation
+     * (IN_MODIFY), a rename over it or its removal (IN_ATTRIB for the link count, IN_DELETE_SELF, IN_MOVE_SELF)
+     * wake asyncio waiters, whose read() then reports it. Watch the open file itself (/proc/self/fd), not
+     * whatever the path names by now; without /proc, the path, not following a symlink. */
     c->event_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (c->event_fd < 0) return fail_errno(err, errno, "inotify_init1", path);
     c->event_is_inotify = 1;
-    if (inotify_add_watch(c->event_fd, path, IN_ATTRIB | IN_MODIFY) < 0)
+    const uint32_t mask = IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF;
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", c->file.fd);
+    if (inotify_add_watch(c->event_fd, self, mask) < 0 &&
+        inotify_add_watch(c->event_fd, path, mask | IN_DONT_FOLLOW) < 0)
         return fail_errno(err, errno, "inotify_add_watch", path);
     return VG_OK;
 }
@@ -121,29 +129,32 @@ static int open_simulated(vg_counter *c, const char *path, int flags, vg_error *
     return rc;
 }
 
-/* Validate a vmclock page file/device and map it read-only. */
-static int open_vmclock(vg_counter *c, const char *path, vg_error *err) {
+/* Validate a vmclock page file/device and map it read-only. The device keeps its own rules (the kernel checked
+ * its page against the memory resource); a regular file follows file_open's rules, and its length stands in
+ * for that resource: the page's size field must fit in it. */
+static int open_vmclock(vg_counter *c, const char *path, int flags, vg_error *err) {
     if (!path || !*path) path = "/dev/vmclock0";
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail_errno(err, errno, "cannot open", path);
-    c->file_fd = fd;
     struct stat st;
-    if (fstat(fd, &st) != 0) return fail_errno(err, errno, "cannot stat", path);
-    if (S_ISREG(st.st_mode) && st.st_size < (off_t)VMCLOCK_ABI_SIZE)
+    int writable, is_device;
+    if (file_open(&c->file, path, flags & VG_OPEN_SHARED_WRITE, 0, 1, &st, &writable, &is_device, err) != VG_OK)
+        return VG_ERROR;
+    if (!is_device && st.st_size < (off_t)VMCLOCK_ABI_SIZE)
         return fail(err, VG_E_INVALID, 0, "%s: %lld bytes is too small for a VMClock page (needs %u)", path,
                     (long long)st.st_size, VMCLOCK_ABI_SIZE);
-    void *p = mmap(NULL, VG_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    void *p = mmap(NULL, VG_PAGE_SIZE, PROT_READ, MAP_SHARED, c->file.fd, 0);
     if (p == MAP_FAILED) return fail_errno(err, errno, "cannot mmap", path);
     c->page = p;
     c->map_len = VG_PAGE_SIZE;
     c->ext = 0;
-    const char *why = vg_page_check(c->page, 0);
+    if (!is_device && file_guard(&c->file, p, VG_PAGE_SIZE, VMCLOCK_ABI_SIZE, err) != VG_OK) return VG_ERROR;
+    const char *why = vg_page_check_backed(c->page, 0, is_device ? 0 : (uint64_t)st.st_size);
     if (why) return fail(err, VG_E_INVALID, 0, "%s: %s", path, why);
+    if (!is_device) c->file.need = (off_t)VG_LOAD(&c->page->size);   /* the file must keep what the page claims */
     c->hot = &c->page->vm_generation_counter;
-    c->path = strdup(path);
-    if (!c->path) return fail(err, VG_E_OS, ENOMEM, "out of memory");
+    if (is_device && !c->file.path && !(c->file.path = strdup(path)))
+        return fail(err, VG_E_OS, ENOMEM, "out of memory");
     /* poll() only means something on the device: a regular file is always "readable". */
-    if (S_ISCHR(st.st_mode) && (VG_LOAD(&c->page->flags) & VMCLOCK_FLAG_NOTIFICATION_PRESENT)) {
+    if (is_device && (VG_LOAD(&c->page->flags) & VMCLOCK_FLAG_NOTIFICATION_PRESENT)) {
         c->wait_kind = WAIT_POLL_DEVICE;
         c->event_fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (c->event_fd < 0) return fail_errno(err, errno, "cannot open", path);
@@ -281,7 +292,7 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
     int rc;
     switch (backend) {
     case VG_BACKEND_SIMULATED: rc = open_simulated(c, path, flags, err); break;
-    case VG_BACKEND_VMCLOCK: rc = open_vmclock(c, path, err); break;
+    case VG_BACKEND_VMCLOCK: rc = open_vmclock(c, path, flags, err); break;
     case VG_BACKEND_VMGENID: rc = open_vmgenid(c, path, err); break;
     case VG_BACKEND_WINDOWS: rc = fail(err, VG_E_NOT_SUPPORTED, 0, "the windows backend exists only on Windows"); break;
     default: rc = fail(err, VG_E_INVALID, 0, "unknown backend %d", backend);
@@ -297,7 +308,11 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
 }
 
 int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
-    return page_read_gen(c->page, c->ext, &c->closed, out, err);
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    if (file_check(&c->file, err) != VG_OK) return VG_ERROR;
+    int rc = page_read_gen(c->page, c->ext, &c->closed, out, err);
+    if (rc == VG_OK && file_gone(&c->file)) return file_gone_error(&c->file, err);   /* covered while we read */
+    return rc;
 }
 
 /* Sleep on the page's seq_count (shared futex) and our wake_word (private) until either moves,
@@ -355,30 +370,39 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
     if (c->wait_kind == WAIT_POLL_DEVICE) {
         /* Each wait gets its own fd: the driver's "last seen seq" is per fd, and a shared fd would
          * let one waiter's read() swallow another waiter's wake-up. */
-        devfd = open(c->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (devfd < 0) return fail_errno(err, errno, "cannot open", c->path);
+        devfd = open(c->file.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (devfd < 0) return fail_errno(err, errno, "cannot open", c->file.path);
         char tmp[VMCLOCK_ABI_SIZE];
         (void)!read(devfd, tmp, sizeof tmp);
     }
     for (;;) {
         uint32_t wake = __atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE);
         if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_CLOSED; break; }
+        if ((rc = file_watch(&c->file, err)) != VG_OK) break;   /* truncated, replaced, removed: say so */
         uint32_t seq = __atomic_load_n(&c->page->seq_count, __ATOMIC_ACQUIRE);
         vg_page_snapshot s;
         if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
+        if (file_gone(&c->file)) { rc = file_gone_error(&c->file, err); break; }
         if (!same_gen(&s, seen)) {
             snap_to_gen(&s, out);
             rc = VG_OK;
             break;
         }
-        if (c->wait_kind == WAIT_FUTEX) rc = futex_sleep(c, seq, wake, deadline_ns);
+        if (c->wait_kind == WAIT_FUTEX && c->file.guard) {
+            /* A file's futex hears only stores to the file: wake up now and then to look at the file itself. */
+            int64_t slice = vg_now_ns() + VG_FILE_RECHECK_NS;
+            rc = futex_sleep(c, seq, wake, deadline_ns >= 0 && deadline_ns < slice ? deadline_ns : slice);
+            if (rc == VG_TIMEOUT && (deadline_ns < 0 || deadline_ns >= slice)) rc = VG_OK;
+        } else if (c->wait_kind == WAIT_FUTEX) rc = futex_sleep(c, seq, wake, deadline_ns);
         else if (c->wait_kind == WAIT_POLL_DEVICE) rc = poll_sleep(c, devfd, VG_SLICE_NS, deadline_ns);
         else rc = poll_sleep(c, -1, VG_REREAD_NS, deadline_ns);
         if (rc == VG_INTERRUPTED) break;
         if (__atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE) != wake &&
             !__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_WOKEN; break; }
         if (rc == VG_TIMEOUT) {   /* one last look: a change right at the deadline still counts */
+            if ((rc = file_check(&c->file, err)) != VG_OK) break;
             if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
+            if (file_gone(&c->file)) { rc = file_gone_error(&c->file, err); break; }
             if (!same_gen(&s, seen)) {
                 snap_to_gen(&s, out);
                 rc = VG_OK;
@@ -410,11 +434,14 @@ int64_t vg_poll_interval_ns(vg_counter *c) { return c->wait_kind == WAIT_REREAD 
 int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err) {
     if (c->backend != VG_BACKEND_SIMULATED)
         return fail(err, VG_E_NOT_SUPPORTED, 0, "only a simulated counter can be advanced or set");
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    if (file_check(&c->file, err) != VG_OK) return VG_ERROR;   /* a store to a replaced file would reach no one */
     int changed, rc = page_sim_store(c->page, &c->closed, c->writable, value, advance, out, &changed, err);
     if (rc != VG_OK) return rc;
+    if (file_gone(&c->file)) return file_gone_error(&c->file, err);
     if (changed) {
         futex_wake_all(&c->page->seq_count, 0);
-        if (c->file_fd >= 0) futimens(c->file_fd, NULL);   /* inotify: wakes asyncio waiters everywhere */
+        if (c->file.fd >= 0) futimens(c->file.fd, NULL);   /* inotify: wakes asyncio waiters everywhere */
         else efd_signal(c->event_fd);
     }
     return VG_OK;
@@ -440,15 +467,16 @@ void vg_free(vg_counter *c) {
         efd_signal(c->stop_fd);
         pthread_join(c->thread, NULL);
     }
-    int fds[] = {c->nl_fd, c->stop_fd, c->event_fd, c->close_fd, c->file_fd};
+    file_unguard(&c->file);   /* before the mapping goes */
+    int fds[] = {c->nl_fd, c->stop_fd, c->event_fd, c->close_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
     if (c->page) munmap((void *)c->page, c->map_len);
-    free(c->path);
+    file_close(&c->file);
     free(c->devpath);
     free(c);
 }
 
-const char *vg_describe(vg_counter *c) { return c->desc; }
+const char *vg_describe(vg_counter *c) { return file_describe(&c->file, c->desc, c->desc_now, sizeof c->desc_now); }
 
 const char *vg_platform(void) { return "linux"; }

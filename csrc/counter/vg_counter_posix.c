@@ -38,7 +38,7 @@ typedef struct vg_epoch {
 struct vg_counter {
     int backend;
     volatile vg_vmclock_page *page;
-    int file_fd;               /* the shared file, -1 for an in-process counter */
+    vg_file file;              /* the shared file; fd -1 for an in-process counter */
     int writable;
     pthread_mutex_t lock;      /* guards epoch and refs */
     vg_epoch *epoch;           /* NULL after close, or if a pipe could not be made (then waiters poll) */
@@ -46,6 +46,7 @@ struct vg_counter {
     int closed;
     int notify_rd, notify_wr;  /* asyncio's fd: one byte per in-process event, drained by vg_drain */
     char desc[160];
+    char desc_now[300];        /* vg_describe once the file is gone */
 };
 
 const char *vg_platform(void) { return "posix"; }
@@ -121,7 +122,7 @@ static void notify(vg_counter *c) {
 
 static int open_simulated(vg_counter *c, const char *path, int flags, vg_error *err) {
     if (path && *path) {
-        if (page_map_sim_file(path, flags, &c->file_fd, &c->writable, &c->page, err) != VG_OK) return VG_ERROR;
+        if (page_map_sim_file(&c->file, path, flags, &c->writable, &c->page, err) != VG_OK) return VG_ERROR;
         snprintf(c->desc, sizeof c->desc, "file %s shared by processes (pipe wake-ups in this process, "
                  "re-read every %lld ms for others)%s", path, (long long)(VG_SHARED_REREAD_NS / 1000000),
                  c->writable ? "" : ", read-only");
@@ -158,7 +159,8 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
     vg_counter *c = calloc(1, sizeof *c);
     if (!c) return fail(err, VG_E_OS, ENOMEM, "out of memory");
     c->backend = backend;
-    c->file_fd = c->notify_rd = c->notify_wr = -1;
+    c->notify_rd = c->notify_wr = -1;
+    file_init(&c->file, "simulated counter file");
     pthread_mutex_init(&c->lock, NULL);
     if (open_simulated(c, path, flags, err) != VG_OK) {
         vg_free(c);
@@ -169,14 +171,18 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
 }
 
 int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
-    return page_read_gen(c->page, 1, &c->closed, out, err);
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    if (file_check(&c->file, err) != VG_OK) return VG_ERROR;
+    int rc = page_read_gen(c->page, 1, &c->closed, out, err);
+    if (rc == VG_OK && file_gone(&c->file)) return file_gone_error(&c->file, err);   /* covered while we read */
+    return rc;
 }
 
 /* poll() the epoch's pipe (or nothing) until the epoch ends, the deadline, the re-read interval or a
  * signal. Returns VG_OK (re-check), VG_TIMEOUT or VG_INTERRUPTED. */
 static int epoch_sleep(vg_counter *c, vg_epoch *e, int64_t deadline) {
     int64_t now = vg_now_ns();
-    int64_t until = now + (c->file_fd >= 0 || !e ? VG_SHARED_REREAD_NS : VG_SLICE_NS);
+    int64_t until = now + (c->file.fd >= 0 || !e ? VG_SHARED_REREAD_NS : VG_SLICE_NS);
     if (deadline >= 0 && deadline < until) until = deadline;
     if (until <= now) return VG_TIMEOUT;
     struct pollfd pf = {e ? e->rd : -1, POLLIN, 0};
@@ -189,8 +195,11 @@ static int epoch_sleep(vg_counter *c, vg_epoch *e, int64_t deadline) {
 
 static int check(vg_counter *c, const vg_gen *seen, vg_gen *out, vg_error *err) {
     vg_gen now;
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    if (file_watch(&c->file, err) != VG_OK) return VG_ERROR;   /* truncated, replaced, removed: say so */
     int rc = page_read_gen(c->page, 1, &c->closed, &now, err);
     if (rc != VG_OK) return rc;
+    if (file_gone(&c->file)) return file_gone_error(&c->file, err);
     if (now.count == seen->count && now.count_high == seen->count_high) return UNCHANGED;
     *out = now;
     return VG_OK;
@@ -227,11 +236,14 @@ int vg_drain(vg_counter *c) {
     return VG_OK;
 }
 
-int64_t vg_poll_interval_ns(vg_counter *c) { return c->file_fd >= 0 ? VG_SHARED_REREAD_NS : 0; }
+int64_t vg_poll_interval_ns(vg_counter *c) { return c->file.fd >= 0 ? VG_SHARED_REREAD_NS : 0; }
 
 int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err) {
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    if (file_check(&c->file, err) != VG_OK) return VG_ERROR;   /* a store to a replaced file would reach no one */
     int changed, rc = page_sim_store(c->page, &c->closed, c->writable, value, advance, out, &changed, err);
     if (rc != VG_OK) return rc;
+    if (file_gone(&c->file)) return file_gone_error(&c->file, err);
     if (changed) {
         epoch_advance(c, 0);
         notify(c);
@@ -253,12 +265,14 @@ void vg_close(vg_counter *c) {
 void vg_free(vg_counter *c) {
     if (!c) return;
     epoch_release(c, c->epoch);
-    int fds[] = {c->notify_rd, c->notify_wr, c->file_fd};
+    file_unguard(&c->file);   /* before the mapping goes */
+    int fds[] = {c->notify_rd, c->notify_wr};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
     if (c->page) munmap((void *)c->page, VG_PAGE_SIZE);
+    file_close(&c->file);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
-const char *vg_describe(vg_counter *c) { return c->desc; }
+const char *vg_describe(vg_counter *c) { return file_describe(&c->file, c->desc, c->desc_now, sizeof c->desc_now); }

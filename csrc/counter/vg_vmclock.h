@@ -63,13 +63,19 @@ _Static_assert(sizeof(vg_vmclock_page) == 136, "page struct");
 #define VG_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 /* Check a page before trusting it. Returns NULL if fine, else why not (static string).
- * need_ext: the page must carry vmgen's extension (simulated files). */
-static inline const char *vg_page_check(const volatile vg_vmclock_page *p, int need_ext) {
+ * need_ext: the page must carry vmgen's extension (simulated files).
+ * backing: how many bytes back the page: a file's length, or 0 for the vmclock device. The kernel's driver
+ * (drivers/ptp/ptp_vmclock.c) accepts any `size` up to its memory resource (8192 is fine; 64 KiB on arm64 with
+ * 64 KiB pages, where the device appears only if size >= PAGE_SIZE) and maps the first page, so vmgen asks only
+ * that size covers vm_generation_counter and, for a file (the resource a file stands in for), fits in it. */
+static inline const char *vg_page_check_backed(const volatile vg_vmclock_page *p, int need_ext, uint64_t backing) {
     if (VG_LOAD(&p->magic) != VMCLOCK_MAGIC)
         return "bad magic (not a VMClock page)";
     uint32_t size = VG_LOAD(&p->size);
-    if (size < VMCLOCK_ABI_SIZE || size > VG_PAGE_SIZE)
-        return "bad size (must cover vm_generation_counter and fit in one page)";
+    if (size < VMCLOCK_ABI_SIZE)
+        return "bad size (smaller than the 112 bytes up to vm_generation_counter)";
+    if (backing && size > backing)
+        return "bad size (the page's size field is larger than the file holding it)";
     if (VG_LOAD(&p->version) != VMCLOCK_VERSION)
         return "unsupported version (expected 1)";
     if (!(VG_LOAD(&p->flags) & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT))
@@ -77,6 +83,11 @@ static inline const char *vg_page_check(const volatile vg_vmclock_page *p, int n
     if (need_ext && (size < sizeof(vg_vmclock_page) || VG_LOAD(&p->vg_magic) != VG_EXT_MAGIC))
         return "not a vmgen simulated-counter page (missing VGSM extension)";
     return NULL;
+}
+
+/* A page vmgen maps as one VG_PAGE_SIZE view (Windows' simulated file). */
+static inline const char *vg_page_check(const volatile vg_vmclock_page *p, int need_ext) {
+    return vg_page_check_backed(p, need_ext, VG_PAGE_SIZE);
 }
 
 /* Lay out a fresh page (not yet visible to other readers). */

@@ -69,3 +69,25 @@ def test_watch_prints_changes_and_ctrl_c_exits_0(tmp_path):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=10)
     assert p.returncode == 0 and "Traceback" not in err, err
+
+
+def test_simulate_help_shows_a_per_user_directory_and_refuses_unsafe_files(tmp_path):
+    r = vmgen_cli("simulate", "--help")
+    assert r.returncode == 0 and "$XDG_RUNTIME_DIR/vmgen-sim" in r.stdout and "/tmp/" not in r.stdout
+    f = tmp_path / "sim"
+    assert vmgen_cli("simulate", "show", str(f)).stdout.strip() == "0:0"
+    assert (f.stat().st_mode & 0o777) == 0o644 & ~_umask()
+    os.chmod(f, 0o666)   # writable by others: refused with one line, exit 1
+    r = vmgen_cli("simulate", "advance", str(f))
+    assert r.returncode == 1 and "writable by its group or others" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    os.chmod(f, 0o644)
+    os.symlink(f, tmp_path / "link")
+    r = vmgen_cli("simulate", "advance", str(tmp_path / "link"))
+    assert r.returncode == 1 and "symbolic link" in r.stderr
+
+
+def _umask():
+    old = os.umask(0)
+    os.umask(old)
+    return old

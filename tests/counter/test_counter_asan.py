@@ -1,8 +1,9 @@
 """The counter's C under AddressSanitizer and UBSan: both POSIX backends (csrc/counter/vg_counter_linux.c and
 csrc/counter/vg_counter_posix.c) are built with -fsanitize=address,undefined into temporary copies of the tree
 and the counter test suites run over them with gcc's runtimes preloaded - waits, close racing waiters,
-the vmgenid listener thread and real uevents, the POSIX backend's reference-counted epoch pipes, and
-the leak loops of thousands of open/wait/close cycles. Any sanitizer report fails the run."""
+the vmgenid listener thread and real uevents, the POSIX backend's reference-counted epoch pipes, counter
+files truncated under their mapping (the SIGBUS guard), and the leak loops of thousands of open/wait/close
+cycles. Any sanitizer report fails the run."""
 from __future__ import annotations
 
 import re
@@ -20,8 +21,9 @@ pytestmark = pytest.mark.skipif(not (ROOT / "setup.py").exists(),
 
 SUITES = {
     "linux": ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "counter/test_counter_vmclock.py",
-              "counter/test_counter_vmgenid.py", "cli/test_counter_cli.py"),
-    "posix": ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "cli/test_counter_cli.py"),
+              "counter/test_counter_vmgenid.py", "counter/test_counter_files.py", "cli/test_counter_cli.py"),
+    "posix": ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "counter/test_counter_files.py",
+              "cli/test_counter_cli.py"),
 }
 
 

@@ -32,11 +32,25 @@ def open_vmgenid():
         return vmgen.open("vmgenid")
 
 
-@pytest.mark.parametrize("release,notifies", [("6.8.0-31-generic", True), ("6.8.12", True), ("6.7.9", False),
-                                              ("6.9.0", False), ("6.18.44-fc-v669", False), ("5.10.1", False),
-                                              ("weird", False)])
+@pytest.mark.parametrize("release,notifies", [("6.8.0-31-generic", True), ("6.8.7", True), ("6.8.0-rc1", True),
+                                              ("6.8.8", False), ("6.8.12", False), ("6.7.9", False),
+                                              ("6.9.0-rc4", True), ("6.9.0-rc5", False), ("6.9.0", False),
+                                              ("6.18.44-fc-v669", False), ("5.10.1", False), ("weird", False)])
 def test_kernel_policy(release, notifies):
+    """6.8.8 carries the revert (stable review 6.8.8-rc1, patch 003/158; the 6.8.8 shortlog).
+    Failed before for 6.8.8 and 6.8.12 (every 6.8.y counted) and 6.9-rc4."""
     assert vmgenid_kernel_notifies(release)[0] is notifies
+
+
+@pytest.mark.parametrize("signature,notifies", [("Ubuntu 6.8.0-31.31-generic 6.8.1", True),
+                                                ("Ubuntu 6.8.0-45.45-generic 6.8.12", False),
+                                                ("Ubuntu 6.8.0-45.45-generic 5.4.8", True),   # not this kernel's
+                                                ("", True)])
+def test_kernel_policy_reads_ubuntus_mainline_version(signature, notifies):
+    """Ubuntu keeps "6.8.0-NN" while it takes in stable updates; /proc/version_signature names the mainline
+    version last (https://ubuntu.com/kernel)."""
+    notifies_, why = vmgenid_kernel_notifies("6.8.0-45-generic", signature)
+    assert notifies_ is notifies, why
 
 
 @needs_device

@@ -11,8 +11,19 @@ from typing import Optional
 from .. import counter as _counter
 
 
+EXAMPLE = """example (keep the file in a directory only you can write, not /tmp):
+  export VMGEN_SIMULATE="$XDG_RUNTIME_DIR/vmgen-sim"
+  python my_service.py &             # vmgen.open() there returns this counter
+  vmgen simulate advance "$VMGEN_SIMULATE"
+
+FILE is opened as vmgen opens any counter file: not through a symlink, a regular file owned by you or root
+and writable by nobody else; created with mode 0644 if missing (docs/counter.md, "Counter files")."""
+
+
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.usage = "vmgen simulate [-h] {advance,show} [FILE]\n       vmgen simulate [-h] set VALUE [FILE]"
+    parser.epilog = EXAMPLE
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("action", choices=("advance", "set", "show"),
                         help="advance: +1 and wake waiters; set VALUE; show: print the generation")
     # [VALUE] [FILE]: argparse cannot tell `set VALUE` from `show FILE`; run() sorts the operands out.

@@ -219,9 +219,28 @@ def _deadline(timeout: Optional[float]) -> int:
     return int(_core.now_ns() + min(t, 1e10) * 1e9)
 
 
-def _open_one(name: str, path: Optional[str]) -> Counter:
+def _file_flags(mode: Optional[int], shared_write: bool) -> int:
+    """vg_open flags for a counter file (csrc/counter/vg_counter.h), from open()'s keywords, checked."""
+    if not isinstance(shared_write, bool):
+        raise TypeError(f"shared_write must be True or False, not {type(shared_write).__name__}")
+    flags = _core.OPEN_SHARED_WRITE if shared_write else 0
+    if mode is None:
+        return flags
+    if isinstance(mode, bool) or not isinstance(mode, int):
+        raise TypeError(f"mode must be an int such as 0o644, not {type(mode).__name__}")
+    if not 0 <= mode <= 0o777:
+        raise ValueError(f"mode must be permission bits between 0o000 and 0o777, not {oct(mode)}")
+    if mode & 0o022 and not shared_write:
+        raise ValueError(f"mode {mode:#o} lets group or others write the counter file (they could forge a restore "
+                         "or wedge the counter): pass shared_write=True if that is what you want")
+    return flags | _core.OPEN_MODE_SET | (mode << 8)
+
+
+def _open_one(name: str, path: Optional[str], flags: int = 0) -> Counter:
     if name == "simulated":
-        return Counter(_core.BACKEND_IDS[name], path, 1, name=name, path_shown=path)
+        if path is None:   # in-process: no file for the file rules to apply to
+            flags = 0
+        return Counter(_core.BACKEND_IDS[name], path, flags | _core.OPEN_CREATE, name=name, path_shown=path)
     if name == "vmgenid":
         devpath = path
         if devpath is None:
@@ -233,22 +252,31 @@ def _open_one(name: str, path: Optional[str]) -> Counter:
         return Counter(_core.BACKEND_IDS[name], devpath, 0, name=name, path_shown=devpath)
     if name == "vmclock" and path is None:
         path = "/dev/vmclock0"
-    return Counter(_core.BACKEND_IDS[name], path, 0, name=name, path_shown=path)
+    return Counter(_core.BACKEND_IDS[name], path, flags if name == "vmclock" else 0, name=name, path_shown=path)
 
 
-def open(backend: Optional[str] = None, *, path: Optional[str] = None) -> Counter:  # noqa: A001 (the API's name)
+def open(backend: Optional[str] = None, *, path: Optional[str] = None,  # noqa: A001 (the API's name)
+         mode: Optional[int] = None, shared_write: bool = False) -> Counter:
     """Open a generation counter.
 
     open(): the best backend that can actually see changes ("windows" > "vmclock" > "vmgenid"),
     or the simulated counter named by VMGEN_SIMULATE=FILE; DeviceNotFound says why each was unusable.
     open(name, path=...): that backend (path: vmclock page file, simulated file, vmgenid DEVPATH).
+
+    A counter file (simulated with a path, VMGEN_SIMULATE, vmclock with a regular file) is opened safely for a
+    directory others can write (POSIX): never through a symlink at the end of the path, only a regular file,
+    owned by you or root, created new with mode 0644 less the umask (mode=: exactly these bits instead), and
+    refused if its group or others may write it, unless shared_write=True. See docs/counter.md.
     """
+    flags = _file_flags(mode, shared_write)
+    if mode is not None and backend not in (None, "simulated"):
+        raise ValueError("mode= applies only to a simulated counter's file (the one backend that creates files)")
     if backend is None:
         if path is not None:
             raise ValueError("path= needs a backend name")
         sim = os.environ.get("VMGEN_SIMULATE")
         if sim:
-            return _open_one("simulated", sim)
+            return _open_one("simulated", sim, flags)
         tried = []
         for info in backends():
             if info.name == "simulated":
@@ -268,7 +296,9 @@ def open(backend: Optional[str] = None, *, path: Optional[str] = None) -> Counte
         raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
     if path is not None:
         path = os.fsdecode(path)
-    c = _open_one(backend, path)
+    if mode is not None and path is None:
+        raise ValueError("mode= needs path=: an in-process simulated counter has no file")
+    c = _open_one(backend, path, flags)
     if backend == "vmgenid":
         notifies, why = vmgenid_kernel_notifies()
         if not notifies:

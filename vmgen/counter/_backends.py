@@ -42,15 +42,64 @@ def vmgenid_devpath() -> Optional[str]:
     return None
 
 
-def vmgenid_kernel_notifies(release: Optional[str] = None) -> Tuple[bool, str]:
-    """Does this kernel send a uevent when the VM generation id changes? Only 6.8 did:
-    commit ad6bcdad2b67 (v6.8) added it, 3aadf100f93d reverted it in v6.9-rc5 and 6.8 stable."""
-    release = platform.release() if release is None else release
-    m = re.match(r"(\d+)\.(\d+)", release)
-    if m and (int(m.group(1)), int(m.group(2))) == (6, 8):
-        return True, f"Linux {release} carries the vmgenid change uevent (6.8 only)"
-    return False, (f"Linux {release} sends no uevent when the VM generation id changes "
-                   "(only 6.8 did: ad6bcdad2b67, reverted by 3aadf100f93d)")
+# Which Linux kernels send user space a KOBJ_CHANGE uevent when the VM generation id changes: the one table
+# the vmgenid policy reads (docs/counter.md shows it too). Rows: [first, end) by the version key below.
+#   ad6bcdad2b67 "vmgenid: emit uevent when VMGENID updates": merged for v6.8 (in 6.8-rc1 onwards).
+#   3aadf100f93d "Revert ...": mainline v6.9-rc5. In 6.8 stable it is patch 003/158 of the 6.8.8-rc1 review
+#     (stable@vger.kernel.org, 2024-04-23), and the Linux 6.8.8 announcement (2024-04-27) lists it in its
+#     shortlog (Jason A. Donenfeld, drivers/virt/vmgenid.c | 2): 6.8.0 to 6.8.7 carry the uevent, 6.8.8 on do not.
+#   The commit was never backported to older stable series (a feature), so nothing before 6.8 has it.
+_RC_RELEASE = 1 << 16   # a final release sorts after all of its release candidates
+VMGENID_UEVENT_KERNELS: Tuple[Tuple[Tuple[int, int, int, int], Tuple[int, int, int, int], str], ...] = (
+    ((6, 8, 0, 1), (6, 8, 8, 0), "6.8-rc1 to 6.8.7: ad6bcdad2b67 added the uevent; 6.8.8 carries the revert"),
+    ((6, 9, 0, 1), (6, 9, 0, 5), "6.9-rc1 to 6.9-rc4: mainline until the revert 3aadf100f93d in 6.9-rc5"),
+)
+
+
+def _kernel_key(version: str) -> Optional[Tuple[int, int, int, int]]:
+    """(major, minor, patch, rc) of a release string such as "6.8.7", "6.9.0-rc4", "6.8.0-31-generic"."""
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?", version)
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), int(m.group(4) or _RC_RELEASE)
+
+
+def _mainline_version(release: str, signature: Optional[str]) -> str:
+    """The upstream version a distribution kernel is built from. Ubuntu keeps "6.8.0-NN" in the release string
+    while it takes in stable updates, and names the mainline version last in /proc/version_signature
+    ("Ubuntu 6.8.0-31.31-generic 6.8.1", https://ubuntu.com/kernel). Other kernels: the release itself."""
+    if signature:
+        last = signature.split()[-1:]
+        key, base = _kernel_key(last[0]) if last else None, _kernel_key(release)
+        if key and base and key[:2] == base[:2]:
+            return last[0]
+    return release
+
+
+def _version_signature() -> Optional[str]:
+    try:
+        with open("/proc/version_signature", encoding="ascii", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def vmgenid_kernel_notifies(release: Optional[str] = None, signature: Optional[str] = None) -> Tuple[bool, str]:
+    """Does this kernel send a uevent when the VM generation id changes? Only the kernels in
+    VMGENID_UEVENT_KERNELS do. release: as platform.release(); signature: as /proc/version_signature (read
+    from the system when release is not given)."""
+    if release is None:
+        release = platform.release()
+        signature = _version_signature()
+    version = _mainline_version(release, signature)
+    shown = release if version == release else f"{release} (mainline {version})"
+    key = _kernel_key(version)
+    for first, end, why in VMGENID_UEVENT_KERNELS:
+        if key is not None and first <= key < end:
+            return True, f"Linux {shown} carries the vmgenid change uevent ({why})"
+    return False, (f"Linux {shown} sends no uevent when the VM generation id changes "
+                   "(only 6.8.0-6.8.7 and 6.9-rc1-rc4 did: ad6bcdad2b67, reverted by 3aadf100f93d in 6.9-rc5 "
+                   "and 6.8.8)")
 
 
 def _probe_windows() -> BackendInfo:

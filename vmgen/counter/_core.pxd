@@ -21,8 +21,12 @@ cdef extern from "vg_counter.h" nogil:
         VG_E_PERMISSION
         VG_E_INVALID
         VG_E_WEDGED
+        VG_E_BROKEN
     enum:
         VG_OPEN_CREATE
+        VG_OPEN_SHARED_WRITE
+        VG_OPEN_MODE_SET
+    uint64_t VG_HOT_BROKEN
 
     ctypedef struct vg_error:
         int kind

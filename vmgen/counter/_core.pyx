@@ -23,6 +23,11 @@ PLATFORM = vg_platform().decode("ascii")
 # vg_wait() returns VG_WOKEN to this sentinel's callers (subscription threads re-check their state).
 WOKEN = None
 
+# vg_open flags for a counter file (vg_counter.h): open() builds them from its keywords.
+OPEN_CREATE = VG_OPEN_CREATE
+OPEN_SHARED_WRITE = VG_OPEN_SHARED_WRITE
+OPEN_MODE_SET = VG_OPEN_MODE_SET
+
 
 cdef object _exception(vg_error *err):
     msg = err.msg.decode("utf-8", "replace")
@@ -38,7 +43,7 @@ cdef object _exception(vg_error *err):
         return NotSupported(e, msg, None, err.winerror or None) if e or err.winerror else NotSupported(msg)
     if kind == VG_E_INVALID:
         return LayoutError(msg)
-    if kind == VG_E_WEDGED:
+    if kind == VG_E_WEDGED or kind == VG_E_BROKEN:
         return VmgenError(msg)
     return OSError(e, msg, None, err.winerror or None)
 
@@ -126,7 +131,10 @@ cdef class CounterBase:
         """A cheap opaque snapshot (an int) for changed()."""
         if self._hot == NULL:
             raise CounterClosed("the counter is closed")
-        return vg_hot_load(self._hot)
+        cdef uint64_t t = vg_hot_load(self._hot)
+        if t == VG_HOT_BROKEN:   # the file is gone (vg_counter.h): a token changed() never matches
+            t ^= 1
+        return t
 
     # ---- exact reads and waits ----
 

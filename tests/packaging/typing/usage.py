@@ -74,3 +74,8 @@ def restore_hooks() -> None:
     rng = vmgen.register_rng(random.Random(), reseed=lambda r, seed: r.seed(seed))
     rng.random()
     assert f(1) == "1" and not failed
+
+
+def counter_file(path: str) -> int:
+    with vmgen.open("simulated", path=path, mode=0o600, shared_write=False) as c:
+        return c.read().count
