@@ -36,6 +36,7 @@ def _load(module: str) -> Optional[object]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vmgen", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.epilog = "docs: README.md and docs/ (counter.md, windows.md, mof.md) in vmgen's sdist and source tree"
     sub = parser.add_subparsers(dest="command")
     for name, module, help_text in _SUBCOMMANDS:
         mod = _load(module)
