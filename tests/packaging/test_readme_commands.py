@@ -131,7 +131,9 @@ def test_readme_commands_work_verbatim_in_a_fresh_clone(tmp_path: Path) -> None:
     r = _run(install, clone, env)
     assert r.returncode == 0, _tail(r)
     lines = r.stdout.splitlines()
-    assert lines and lines[0].startswith("backend: "), _tail(r)
+    report = [i for i, line in enumerate(lines) if line.startswith("backend: ")]   # after pip's own output
+    assert report, _tail(r)
+    lines = lines[report[-1]:]
     for name in ("windows", "vmclock", "vmgenid", "simulated"):
         assert any(line.split()[:1] == [name] for line in lines), _tail(r)
     assert "Traceback" not in r.stderr, _tail(r)
@@ -145,6 +147,11 @@ def test_readme_commands_work_verbatim_in_a_fresh_clone(tmp_path: Path) -> None:
     summary = r.stdout.strip().splitlines()[-1]
     assert re.search(r"\b\d+ passed\b", summary) and "failed" not in summary and "error" not in summary, _tail(r)
     assert list((clone / "vmgen" / "switch").glob("_fields*.so")), "scripts/test did not build in place"
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import vmgen.switch._fields as f, vmgen.counter._core as c; print(f.__file__); print(c.__file__)"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert where.returncode == 0 and all(line.startswith(str(clone)) for line in where.stdout.splitlines()), \
+        where.stdout + where.stderr   # the editable install: this clone's in-place build, from any directory
 
     # 3. The benchmark commands, verbatim, each benchmark once.
     for bench in cmds["bench"]:
