@@ -6,7 +6,8 @@ One extension per capability, each a Cython module over portable C:
 
 Environment knobs (for tests and CI, not for users):
   VMGEN_SANITIZE=1  build with -fsanitize=address,undefined (the fuzz/ASan test uses it)
-  VMGEN_ONLY=NAME   build only the extension whose dotted name ends in NAME (e.g. VMGEN_ONLY=_fields)
+  VMGEN_ONLY=NAME   build only the extension whose dotted name ends in NAME (e.g. VMGEN_ONLY=_fields);
+                    VMGEN_ONLY=none builds none (scripts/test's editable install, after its in-place build)
   VMGEN_COUNTER_BACKEND=posix
                     build the portable POSIX counter (macOS's) on Linux, so its tests run here
 """

@@ -25,6 +25,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _WAKE_HOW = {"linux": "futex on the shared page", "windows": "re-read every 1 ms",
              "posix": "re-read every 2 ms"}
 N = 200_000   # loop iterations per round: amortises the timer, and the loop cost is the same on both sides
+# scripts/bench's quick mode (VMGEN_BENCH_QUICK=1) checks that every benchmark runs; a latency target missed there
+# (a loaded machine) is printed, not failed. The full run (`bash scripts/bench`) enforces the targets.
+ENFORCE_TARGETS = not os.environ.get("VMGEN_BENCH_QUICK")
 
 
 def _open(backend, tmp):
@@ -142,7 +145,7 @@ def _waiter_latencies(c, trigger, n, pause=lambda: 0.002):
 def test_wake_latency_in_process_simulated():
     with vmgen.open("simulated") as c:
         _, p99 = _report("in-process simulated", _waiter_latencies(c, c.advance, 500))
-    assert p99 <= 1.0
+    assert p99 <= 1.0 or not ENFORCE_TARGETS
 
 
 def test_wake_latency_cross_process_simulated(tmp):
@@ -170,7 +173,7 @@ for _ in range({n}):
             lat.append(float(p.stdout.readline()) - t0)
     p.wait(10)
     _, p99 = _report(f"cross-process simulated ({_WAKE_HOW[vmgen.counter._core.PLATFORM]})", lat)
-    assert p99 <= 5.0
+    assert p99 <= 5.0 or not ENFORCE_TARGETS
 
 
 def test_wake_latency_vmclock_reread(tmp):

@@ -3,6 +3,7 @@ ASan+UBSan, with the portable POSIX counter) without touching the in-place build
 a sanitized build."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -60,13 +61,54 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: Undefi
                      "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
 
 
+# Each extension, per the knobs that change it: the ASan views serve the counter's two ASan trees and the fuzz
+# tree; the plain views serve the POSIX-backend tree. (name, package dir, knobs that change its build)
+EXTENSIONS = (("_fields", "switch", ("VMGEN_SANITIZE",)),
+              ("_core", "counter", ("VMGEN_SANITIZE", "VMGEN_COUNTER_BACKEND")))
+# What the build reads, besides its knobs: any change to these is a new build.
+BUILD_INPUTS = ("setup.py", "csrc", "vmgen")
+_built: Dict[str, Path] = {}   # build key -> the built extension, for this test session
+
+
+def _build_key(tree: Path, name: str, knobs: Dict[str, str]) -> str:
+    h = hashlib.sha256(repr((name, sorted(knobs.items()), sys.version, sys.executable)).encode())
+    for var in ("CC", "CFLAGS", "LDSHARED", "LDFLAGS", "CPPFLAGS"):
+        h.update(f"{var}={os.environ.get(var, '')}".encode())
+    for top in BUILD_INPUTS:
+        for path in sorted((tree / top).rglob("*")) if (tree / top).is_dir() else [tree / top]:
+            if path.is_file() and path.suffix in (".py", ".pyx", ".pxd", ".pxi", ".c", ".h") \
+                    and not (path.suffix == ".c" and _in_package_of(tree, path)):
+                h.update(str(path.relative_to(tree)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _in_package_of(tree: Path, path: Path) -> bool:
+    return path.relative_to(tree).parts[:1] == ("vmgen",)   # vmgen/**/*.c is Cython's output, not an input
+
+
 def build_in_place(tree: Path, **env: str) -> None:
-    """`setup.py build_ext --inplace` in tree with these environment knobs (see setup.py's docstring)."""
+    """`setup.py build_ext --inplace` in tree with these environment knobs (see setup.py's docstring).
+
+    An extension this session already built from the same sources with the same knobs is copied, not
+    compiled again (the ASan views once for three trees, the plain views not at all for the POSIX tree)."""
     full = dict(os.environ, **env)
     full.pop("VMGEN_PURE", None)
-    r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree, env=full,
-                       capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    only = env.get("VMGEN_ONLY")
+    for name, package, knob_names in EXTENSIONS:
+        if only and only != name:
+            continue
+        key = _build_key(tree, name, {k: full.get(k, "") for k in knob_names})
+        dest = tree / "vmgen" / package
+        cached = _built.get(key)
+        if cached is not None and cached.exists():
+            shutil.copy2(cached, dest / cached.name)
+            continue
+        r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree,
+                           env=dict(full, VMGEN_ONLY=name), capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        built = sorted(dest.glob(f"{name}.*.so")) + sorted(dest.glob(f"{name}.*.pyd"))
+        assert len(built) == 1, built
+        _built[key] = built[0]
 
 
 def assert_sanitized(extension: Path) -> None:

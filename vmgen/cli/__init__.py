@@ -17,8 +17,8 @@ from ..errors import VmgenError
 DESCRIPTION = ("Notice VM snapshot restore and clone (VM generation counters), and decode Hyper-V "
                "extensible-switch buffers and MOF policies. Without a command: `vmgen status`.")
 EPILOG = ("Run `vmgen COMMAND --help` for a command's options. Documentation: README.md, docs/counter.md "
-          "(status, watch, simulate) and docs/mof.md (mof2h, decode --mof) in the vmgen source distribution, "
-          "or https://pypi.org/project/vmgen/. Exit status: 0 ok, 1 error, 2 usage error.")
+          "(status, watch, simulate, doctor), docs/restore-hooks.md, docs/switch.md and docs/mof.md (mof2h, "
+          "decode --mof) in the vmgen source distribution. Exit status: 0 ok, 1 error, 2 usage error.")
 
 # (name, module, help). Each module defines add_arguments(name, parser) and run(args) -> int.
 _SUBCOMMANDS = [
