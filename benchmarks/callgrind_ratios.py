@@ -220,7 +220,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--fast", action="store_true", help="this interpreter only, 2,000 iterations, 1 import run")
     ap.add_argument("-n", "--iterations", type=int, default=20000)
     ap.add_argument("--json", help="also write the per-operation counts here")
+    ap.add_argument("--combine", nargs="+", metavar="JSON", help="print one table from earlier --json outputs "
+                                                                 "(e.g. one run per interpreter, in parallel)")
     args = ap.parse_args(argv)
+    if args.combine:
+        print(table([r for f in args.combine for r in json.loads(Path(f).read_text())]))
+        return 0
     for tool in ("valgrind", os.environ.get("CC", "gcc")):
         if shutil.which(tool) is None:
             sys.exit(f"callgrind_ratios: {tool} is not installed")
