@@ -28,7 +28,7 @@ with atheris.instrument_imports(include=["vmgen"]):
     from vmgen.errors import BufferTooShort, LayoutError
 
     from vmgen.switch import layout as L
-    from vmgen._reference import _fields as _ref_fields
+    from vmgen.switch import _pyfields as _ref_fields  # the reference engine (moved in the issue-12 reorganisation)
 
 # A run-time layout with the widths the built-ins lack (signed, 64-bit counts/offsets, a revision-gated
 # field): the engine's generic paths, which MOF layouts use.

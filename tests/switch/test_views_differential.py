@@ -329,7 +329,7 @@ GENERIC_LAYOUT = L.Layout(GENERIC, (
 @pytest.fixture(scope="module")
 def generic_pair() -> Tuple[Any, Any]:
     from vmgen.switch import _fields
-    from vmgen._reference import _fields as ref
+    from vmgen.switch import _pyfields as ref  # the reference engine (moved in the issue-12 reorganisation)
 
     return (_fields.make_view_type("Generic", GENERIC_LAYOUT), ref.make_view_type("Generic", GENERIC_LAYOUT))
 

@@ -19,7 +19,6 @@ import contextlib
 import os
 import sys
 import threading
-import traceback
 import warnings
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Union
 
@@ -160,6 +159,8 @@ class Counter(_core.CounterBase):
                 try:
                     sub.callback(seen)
                 except Exception:   # one bad callback must not silence the others
+                    import traceback  # not at import time: it pulls in linecache, textwrap, re
+
                     traceback.print_exc()
 
     # ---- lifetime ----
