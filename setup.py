@@ -19,7 +19,7 @@ from setuptools import Extension, setup
 try:
     from Cython.Build import cythonize
 except ImportError:  # building from a tree without Cython: fail with a clear message
-    sys.exit("vmgen needs Cython>=3.0.8 to build from source (pip installs it from pyproject.toml)")
+    sys.exit("vmgen needs Cython>=3.3.1,<3.4 to build from source (pip installs it from pyproject.toml)")
 
 extra_compile_args = []
 extra_link_args = []

@@ -4,7 +4,7 @@ The package's rooms:
   * ``vmgen.counter``: generation counters, ``vmgen.open()`` over Windows, VMClock, vmgenid and a simulated source;
   * ``vmgen.switch``: zero-copy views over switch buffers (``NicSaveState``, ``FeatureSettings``, ...), the
     layouts they are made from, and C headers;
-  * ``vmgen.mof``: MOF policy classes -> switch layouts (imported on first use);
+  * ``vmgen.mof``: MOF policy classes -> switch layouts (loaded on first use: see ``_lazy_submodule``);
   * ``vmgen.cli``: the ``vmgen`` command, one module per subcommand;
   * ``vmgen.errors``: the exceptions all of them raise.
 This namespace re-exports the public API (see API.md).
@@ -38,6 +38,9 @@ __version__ = "0.1.0"
 
 # --- generation counter (vmgen.counter) ---
 from .counter import BackendInfo, Counter, Generation, Subscription, backends, open  # noqa: A001 (the API's name)
+from .counter.hooks import (register_after_restore, register_before_snapshot, run_after_restore, run_before_snapshot,
+                            unregister_after_restore, unregister_before_snapshot)
+from .counter.reseed import register_rng, reseed_on_restore, unregister_rng
 
 __all__ = [
     "open", "backends", "BackendInfo", "Generation", "Counter", "Subscription",
@@ -50,24 +53,24 @@ __all__ = [
     "run_before_snapshot", "run_after_restore", "reseed_on_restore", "register_rng", "unregister_rng",
 ]
 
-# Restore hooks and reseeding (vmgen.counter.hooks, vmgen.counter.reseed): imported on first use.
-_LAZY = {
-    "register_after_restore": "hooks", "unregister_after_restore": "hooks", "register_before_snapshot": "hooks",
-    "unregister_before_snapshot": "hooks", "run_before_snapshot": "hooks", "run_after_restore": "hooks",
-    "reseed_on_restore": "reseed", "register_rng": "reseed", "unregister_rng": "reseed",
-}
+def _lazy_submodule(name: str) -> object:
+    """``vmgen.<name>`` as a lazy module (importlib's LazyLoader): a real entry in sys.modules and a real
+    attribute here, whose code runs at its first attribute access. ``vmgen.mof.parse(...)`` after a plain
+    ``import vmgen`` works, and neither ``import vmgen`` nor the attribute loads of the names above pay for
+    it (no module ``__getattr__`` here, which would keep CPython from specialising ``vmgen.NicSaveState``)."""
+    import sys
+    from importlib.util import LazyLoader, find_spec, module_from_spec
+
+    fullname = f"{__name__}.{name}"
+    if fullname in sys.modules:
+        return sys.modules[fullname]
+    spec = find_spec(fullname)
+    assert spec is not None and spec.loader is not None, fullname
+    spec.loader = LazyLoader(spec.loader)
+    module = module_from_spec(spec)
+    sys.modules[fullname] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def __getattr__(name: str) -> object:
-    """``vmgen.mof`` after a plain ``import vmgen`` (PEP 562: imported on first use, not at startup)."""
-    if name == "mof":
-        import importlib
-
-        return importlib.import_module(".mof", __name__)
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(".counter." + _LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+mof = _lazy_submodule("mof")

@@ -19,11 +19,10 @@ import contextlib
 import os
 import sys
 import threading
-import traceback
 import warnings
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Union
 
-from . import _aio, _core
+from . import _core
 from ._backends import PRIORITY, BackendInfo, backends, vmgenid_devpath, vmgenid_kernel_notifies
 from ._generation import Generation, coerce
 from ..errors import CounterClosed, DeviceNotFound, GenerationChanged
@@ -46,6 +45,10 @@ class Subscription:
 
 class Counter(_core.CounterBase):
     """An open generation counter. Get one from vmgen.open(); close it (or use ``with``)."""
+
+    # No instance __dict__: on CPython 3.12+ a dict on the instance keeps `c.changed` off the specialised
+    # method-load path (issue 16). A new instance attribute needs its name here.
+    __slots__ = ("backend", "path", "_watchers", "_subs", "_sub_thread", "_sub_lock", "__weakref__")
 
     backend: str
 
@@ -79,6 +82,8 @@ class Counter(_core.CounterBase):
         """Like wait(), without blocking the event loop; cancelling the task cancels the wait."""
         if self.closed:
             raise CounterClosed("the counter is closed")
+        from . import _aio  # asyncio loads on first use, not with `import vmgen`
+
         return await _aio.wait_async(self, coerce(generation), _check_timeout(timeout))
 
     async def changes(self) -> AsyncIterator[Generation]:
@@ -154,6 +159,8 @@ class Counter(_core.CounterBase):
                 try:
                     sub.callback(seen)
                 except Exception:   # one bad callback must not silence the others
+                    import traceback  # not at import time: it pulls in linecache, textwrap, re
+
                     traceback.print_exc()
 
     # ---- lifetime ----
@@ -166,7 +173,10 @@ class Counter(_core.CounterBase):
             t = self._sub_thread
             self._subs.clear()
         self._close()
-        _aio.close_watchers(self)
+        if self._watchers:  # only wait_async (which imported _aio) adds watchers
+            from . import _aio
+
+            _aio.close_watchers(self)
         if t is not None and t is not threading.current_thread():
             t.join()
 

@@ -119,7 +119,10 @@ cdef class CounterBase:
             self._c = NULL
 
     # ---- the hot path: one atomic load and a compare, no system call ----
+    # binding=False: plain METH_O / METH_NOARGS method descriptors, which CPython 3.11+ specialises at the
+    # call site (a cyfunction is called through the generic path).
 
+    @cython.binding(False)
     @cython.always_allow_keywords(False)
     def changed(self, uint64_t token):
         """True if the generation has changed since token() returned `token`."""
@@ -127,6 +130,7 @@ cdef class CounterBase:
             raise CounterClosed("the counter is closed")
         return vg_hot_load(self._hot) != token
 
+    @cython.binding(False)
     def token(self):
         """A cheap opaque snapshot (an int) for changed()."""
         if self._hot == NULL:

@@ -14,13 +14,15 @@ cimport cython
 from cpython.buffer cimport PyBuffer_FillInfo, PyBuffer_Release, PyObject_GetBuffer, PyBUF_SIMPLE
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE
 from cpython.object cimport PyObject, PyTypeObject
-from cpython.ref cimport Py_DECREF
+from cpython.ref cimport Py_DECREF, Py_INCREF
+from libc.stdlib cimport free, malloc
 from cpython.unicode cimport PyUnicode_AsEncodedString
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
 import uuid as _uuid_mod
 from operator import index as _index
+from sys import intern as _intern
 
 from vmgen.errors import BufferTooShort, LayoutError
 from vmgen.switch.layout import K_BLOB, K_CSTR, K_FARR, K_GUID, K_INT, K_OARR, K_OSTR
@@ -33,17 +35,46 @@ cdef extern from "vg_fields.h":
     object vg_guid_to_int(const char *p)
     object vg_decode_wchars(const char *p, Py_ssize_t nbytes)
 
+cdef extern from "vg_view.h":
+    PyObject *vg_buf_obj(Py_buffer *b)
+    bint vg_is_bytearray(object o)
+    void vg_bytearray_export(object o, Py_buffer *b)
+    void vg_buffer_release(Py_buffer *b)
+    PyObject *vg_view_alloc(PyTypeObject *tp)
+    void vg_view_free(PyObject *o, Py_ssize_t pooled_size)
+    void vg_untrack(PyObject *o)
+    unsigned long Py_TPFLAGS_IMMUTABLETYPE
+
 cdef extern from "Python.h":
     ctypedef object (*vectorcallfunc)(object, PyObject **, size_t, PyObject *)
     ctypedef PyObject *(*newfunc)(PyTypeObject *, PyObject *, PyObject *)
-    ctypedef void (*freefunc)(void *)
+    ctypedef void (*destructor)(PyObject *)
+    ctypedef int (*visitproc)(PyObject *, void *)
+    ctypedef int (*traverseproc)(PyObject *, visitproc, void *)
+    ctypedef PyObject *(*getattrofunc)(PyObject *, PyObject *)
+    ctypedef int (*setattrofunc)(PyObject *, PyObject *, PyObject *)
     ctypedef struct PyTypeObject_vc "PyTypeObject":
+        Py_ssize_t tp_basicsize
+        Py_ssize_t tp_dictoffset
+        Py_ssize_t tp_weaklistoffset
+        destructor tp_dealloc
+        traverseproc tp_traverse
+        getattrofunc tp_getattro
+        setattrofunc tp_setattro
         vectorcallfunc tp_vectorcall
         newfunc tp_new
         unsigned long tp_flags
-        freefunc tp_free
-    unsigned long Py_TPFLAGS_HAVE_GC
-    void PyObject_Free(void *)
+    PyTypeObject PyLong_Type
+    PyTypeObject *Py_TYPE(PyObject *)
+    bint Py_IS_TYPE(PyObject *, PyTypeObject *)
+    bint PyType_IS_GC(PyTypeObject *)
+    bint PyObject_IS_GC(PyObject *)
+    bint PyObject_GC_IsTracked(object)
+    void PyObject_GC_Track(PyObject *)
+    void PyType_Modified(PyTypeObject *)
+    Py_ssize_t PyByteArray_GET_SIZE(object)
+    object PyObject_GenericGetAttr(object, object)
+    int _generic_setattr "PyObject_GenericSetAttr"(PyObject *, PyObject *, PyObject *) except -1
     unsigned long long PyLong_AsUnsignedLongLong(object)
     long long PyLong_AsLongLong(object)
     PyObject *PyErr_Occurred()
@@ -104,17 +135,31 @@ cdef int _store_int(char *p, int size, bint signed, object value, str name) exce
 
 
 # --- per-type compiled layout --------------------------------------------------------------------------
+cdef struct _FastInt:  # a plain (unconditional) integer field, for the view type's own attribute lookup
+    PyObject *name     # borrowed from its Field (the layout holds the fields); interned
+    Py_ssize_t offset
+    int size
+    bint signed
+    uint64_t umax
+
+
 cdef class _Layout:
     cdef readonly Py_ssize_t size
     cdef readonly tuple fields
     cdef readonly str name
     cdef readonly object layout
+    cdef PyObject *owner  # the exact view type whose slots use `fast` (it owns this layout: borrowed)
+    cdef _FastInt *fast
+    cdef Py_ssize_t nfast
 
     def __init__(self, str name, Py_ssize_t size, tuple fields, object layout):
         self.name = name
         self.size = size
         self.fields = fields
         self.layout = layout
+
+    def __dealloc__(self):
+        free(self.fast)
 
 
 cdef object _last_cls = None  # one-entry cache: a strong reference, so the address cannot be reused
@@ -183,7 +228,7 @@ cdef object _span(View v, Py_ssize_t start, Py_ssize_t n_items, Py_ssize_t items
 
 
 # --- the view base class ---------------------------------------------------------------------------------
-@cython.no_gc  # refers only to its buffer's exporter and its layout, never back to itself: no cycles, no GC cost
+@cython.no_gc  # no Python-object fields; the view types make_view_type builds are GC types (see there)
 cdef class View:
     """Base of every view. Subclasses are made by ``make_view_type``; don't instantiate View itself."""
     cdef Py_buffer _buf
@@ -191,38 +236,15 @@ cdef class View:
     cdef Py_ssize_t _avail
     cdef Py_ssize_t _offset
     cdef bint _readonly
-    cdef _Layout _lay
+    # The compiled layout, an owned reference; NULL until bound. A raw pointer (and no cdef methods, so
+    # no vtable) keeps a view's memory plain: _view_vectorcall fills it without running tp_new.
+    cdef PyObject *_lay
 
     def __init__(self, buf, Py_ssize_t offset=0):
-        self._attach(buf, offset)
-
-    cdef int _attach(self, object buf, Py_ssize_t offset) except -1:
-        if self._lay is not None:
-            raise TypeError("a view is bound to its buffer once, at construction")
-        cdef _Layout lay = _layout_of(type(self))
-        if offset < 0:
-            raise ValueError(f"{lay.name}: offset must be >= 0, not {offset}")
-        PyObject_GetBuffer(buf, &self._buf, PyBUF_SIMPLE)
-        if self._buf.len - offset < lay.size:
-            PyBuffer_Release(&self._buf)
-            raise BufferTooShort(
-                f"{lay.name}: needs {lay.size} bytes at offset {offset}, the buffer has {self._buf.len}",
-                <object>offset + lay.size)  # a Python int: offset may be near PY_SSIZE_T_MAX
-        self._ptr = <char *>self._buf.buf + offset
-        self._avail = self._buf.len - offset
-        self._offset = offset
-        self._readonly = self._buf.readonly
-        self._lay = lay
-        return 0
+        _attach(self, buf, offset, _layout_of(type(self)))
 
     def __dealloc__(self):
-        if self._lay is not None:
-            PyBuffer_Release(&self._buf)
-
-    cdef inline int _check(self) except -1:
-        if self._lay is None:
-            raise ValueError("view is not bound to a buffer")
-        return 0
+        _release(self)
 
     @property
     def offset(self):
@@ -236,37 +258,28 @@ cdef class View:
     @property
     def obj(self):
         """The wrapped object."""
-        self._check()
+        _check(self)
         return self._buf.obj
 
     @property
     def nbytes(self):
         """The structure's full size: the fixed part and every variable part it points to."""
-        self._check()
-        return self._nbytes()
-
-    cdef Py_ssize_t _nbytes(self) except -1:
-        cdef Py_ssize_t n = self._lay.size, e
-        cdef Field f
-        for f in self._lay.fields:
-            e = f.extent(self)
-            if e > n:
-                n = e
-        return n
+        _check(self)
+        return _nbytes(self)
 
     def to_dict(self):
         """Every field decoded to a Python value (arrays and blobs as zero-copy memoryviews)."""
-        self._check()
+        _check(self)
         cdef dict d = {}
         cdef Field f
-        for f in self._lay.fields:
+        for f in (<_Layout>self._lay).fields:
             if f.present(self):
                 d[f.name] = f.get(self)
         return d
 
     def __getbuffer__(self, Py_buffer *b, int flags):
-        self._check()
-        PyBuffer_FillInfo(b, self, self._ptr, self._nbytes(), self._readonly, flags)
+        _check(self)
+        PyBuffer_FillInfo(b, self, self._ptr, _nbytes(self), self._readonly, flags)
 
     def __releasebuffer__(self, Py_buffer *b):
         pass
@@ -290,41 +303,161 @@ cdef class View:
         return format_view(self)
 
 
+cdef int _attach(View v, object buf, Py_ssize_t offset, _Layout lay) except -1:
+    if v._lay is not NULL:
+        raise TypeError("a view is bound to its buffer once, at construction")
+    if offset < 0:
+        raise ValueError(f"{lay.name}: offset must be >= 0, not {offset}")
+    if vg_is_bytearray(buf):
+        if PyByteArray_GET_SIZE(buf) - offset < lay.size:
+            _too_short(lay, offset, PyByteArray_GET_SIZE(buf))
+        vg_bytearray_export(buf, &v._buf)
+    else:
+        PyObject_GetBuffer(buf, &v._buf, PyBUF_SIMPLE)
+        if v._buf.len - offset < lay.size:
+            PyBuffer_Release(&v._buf)
+            _too_short(lay, offset, v._buf.len)
+    v._ptr = <char *>v._buf.buf + offset
+    v._avail = v._buf.len - offset
+    v._offset = offset
+    v._readonly = v._buf.readonly
+    Py_INCREF(lay)
+    v._lay = <PyObject *>lay
+    # A view refers to its exporter; only a GC exporter can refer back (a bytearray subclass holding the
+    # view, a memoryview...), so only then is the view tracked: wrapping a bytearray or bytes stays cheap.
+    if PyType_IS_GC(Py_TYPE(<PyObject *>v)) and PyObject_IS_GC(vg_buf_obj(&v._buf)) and not PyObject_GC_IsTracked(v):
+        PyObject_GC_Track(<PyObject *>v)
+    return 0
+
+
+cdef int _too_short(_Layout lay, Py_ssize_t offset, Py_ssize_t have) except -1:
+    raise BufferTooShort(f"{lay.name}: needs {lay.size} bytes at offset {offset}, the buffer has {have}",
+                         <object>offset + lay.size)  # a Python int: offset may be near PY_SSIZE_T_MAX
+
+
+cdef inline void _release(View v) noexcept:
+    cdef PyObject *lay = v._lay
+    if lay is not NULL:
+        v._lay = NULL
+        v._ptr = NULL
+        vg_buffer_release(&v._buf)
+        Py_DECREF(<object>lay)
+
+
+cdef inline int _check(View v) except -1:
+    if v._lay is NULL:
+        raise ValueError("view is not bound to a buffer")
+    return 0
+
+
+cdef Py_ssize_t _nbytes(View v) except -1:
+    cdef _Layout lay = <_Layout>v._lay
+    cdef Py_ssize_t n = lay.size, e
+    cdef Field f
+    for f in lay.fields:
+        e = f.extent(v)
+        if e > n:
+            n = e
+    return n
+
+
 cdef tuple _EMPTY = ()
+cdef Py_ssize_t _VIEW_SIZE = (<PyTypeObject_vc *>View).tp_basicsize
+
+
+# The slots of the exact view types (make_view_type): allocation from a free list, an inline bytearray
+# export, a dealloc without error-state save/restore, per-type lookup of plain integer fields.
+
+cdef void _view_dealloc(View v) noexcept:
+    vg_untrack(<PyObject *>v)
+    _release(v)
+    vg_view_free(<PyObject *>v, _VIEW_SIZE)
+
+
+cdef int _view_traverse(View v, visitproc visit, void *arg) noexcept:
+    cdef int r = visit(<PyObject *>Py_TYPE(<PyObject *>v), arg)  # a heap type's instances visit their type
+    if r == 0 and v._lay is not NULL and vg_buf_obj(&v._buf) is not NULL:
+        r = visit(vg_buf_obj(&v._buf), arg)
+    return r
 
 
 cdef object _view_vectorcall(object cls, PyObject **args, size_t nargsf, PyObject *kwnames):
     """``ViewType(buf, offset=0)`` without type_call's tuple/dict packing: the cheap path for wrapping."""
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
-    cdef Py_ssize_t nkw = 0 if kwnames is NULL else PyTuple_GET_SIZE(<object>kwnames)
     cdef Py_ssize_t offset = 0, i
-    cdef object buf = None
-    cdef bint have_buf = False
-    if nargs > 2:
-        raise TypeError(f"{(<type>cls).__name__}() takes at most 2 positional arguments ({nargs} given)")
-    if nargs >= 1:
-        buf = <object>args[0]
-        have_buf = True
-    if nargs == 2:
-        offset = <object>args[1]
-    for i in range(nkw):
-        key = <object>PyTuple_GET_ITEM(<object>kwnames, i)
-        if key == "offset" and nargs < 2:
-            offset = <object>args[nargs + i]
-        elif key == "buf" and not have_buf:
-            buf = <object>args[nargs + i]
-            have_buf = True
-        else:
-            raise TypeError(f"{(<type>cls).__name__}() got an unexpected keyword argument {key!r}")
-    if not have_buf:
-        raise TypeError(f"{(<type>cls).__name__}() missing required argument 'buf'")
-    cdef PyObject *o = (<PyTypeObject_vc *><PyObject *>cls).tp_new(<PyTypeObject *>cls, <PyObject *>_EMPTY, NULL)
+    cdef PyObject *buf = NULL
+    if kwnames is NULL and nargs == 1:
+        buf = args[0]
+    else:
+        if nargs > 2:
+            raise TypeError(f"{(<type>cls).__name__}() takes at most 2 positional arguments ({nargs} given)")
+        if nargs >= 1:
+            buf = args[0]
+        if nargs == 2:
+            offset = <object>args[1]
+        for i in range(0 if kwnames is NULL else PyTuple_GET_SIZE(<object>kwnames)):
+            key = <object>PyTuple_GET_ITEM(<object>kwnames, i)
+            if key == "offset" and nargs < 2:
+                offset = <object>args[nargs + i]
+            elif key == "buf" and buf is NULL:
+                buf = args[nargs + i]
+            else:
+                raise TypeError(f"{(<type>cls).__name__}() got an unexpected keyword argument {key!r}")
+        if buf is NULL:
+            raise TypeError(f"{(<type>cls).__name__}() missing required argument 'buf'")
+    cdef PyTypeObject_vc *tp = <PyTypeObject_vc *><PyObject *>cls
+    cdef PyObject *o
+    if tp.tp_dealloc == <destructor>_view_dealloc:
+        o = vg_view_alloc(<PyTypeObject *>tp)
+    else:
+        o = tp.tp_new(<PyTypeObject *>cls, <PyObject *>_EMPTY, NULL)
     if o is NULL:
         raise MemoryError()
-    cdef View v = <View>o  # tp_new returned a new reference; Cython's cast takes another
+    cdef View v = <View>o  # the allocation is a new reference; Cython's cast takes another
     Py_DECREF(v)
-    v._attach(buf, offset)
+    _attach(v, <object>buf, offset, _layout_of(cls))
     return v
+
+
+cdef object _view_getattro(View v, object name):
+    cdef _Layout lay
+    cdef _FastInt *f
+    cdef Py_ssize_t i
+    if v._lay is not NULL:
+        lay = <_Layout>v._lay
+        if <PyObject *>Py_TYPE(<PyObject *>v) is lay.owner:
+            for i in range(lay.nfast):
+                f = &lay.fast[i]
+                if f.name is <PyObject *>name:  # attribute names in code are interned, like the field names
+                    if f.signed:
+                        return vg_load_s(v._ptr + f.offset, f.size)
+                    if f.size <= 4:
+                        return <unsigned long>vg_load_u(v._ptr + f.offset, f.size)
+                    return vg_load_u(v._ptr + f.offset, f.size)
+    return PyObject_GenericGetAttr(v, name)
+
+
+cdef int _view_setattro(View v, object name, PyObject *value) except -1:
+    cdef _Layout lay
+    cdef _FastInt *f
+    cdef Py_ssize_t i
+    cdef uint64_t u
+    if v._lay is not NULL and value is not NULL:
+        lay = <_Layout>v._lay
+        if <PyObject *>Py_TYPE(<PyObject *>v) is lay.owner:
+            for i in range(lay.nfast):
+                f = &lay.fast[i]
+                if f.name is <PyObject *>name:
+                    if v._readonly:
+                        raise TypeError(f"cannot set {name}: the underlying buffer is read-only")
+                    if not f.signed and Py_IS_TYPE(value, &PyLong_Type):
+                        u = PyLong_AsUnsignedLongLong(<object>value)
+                        if u <= f.umax and (u != <uint64_t>-1 or PyErr_Occurred() is NULL):
+                            vg_store_u(v._ptr + f.offset, f.size, u)
+                            return 0
+                        PyErr_Clear()  # out of range or negative: _store_int raises the OverflowError
+                    return _store_int(v._ptr + f.offset, f.size, f.signed, <object>value, <str>name)
+    return _generic_setattr(<PyObject *>v, <PyObject *>name, value)  # value NULL: delete
 
 
 # --- fields --------------------------------------------------------------------------------------------
@@ -350,8 +483,8 @@ cdef class Field:
     cdef inline int _own(self, object inst) except -1:
         if type(inst) is self.owner and (<View>inst)._ptr is not NULL:  # NULL: made by __new__, never bound
             return 0
-        if not isinstance(inst, View) or (<View>inst)._lay is not self.lay:
-            if isinstance(inst, View) and (<View>inst)._lay is None:
+        if not isinstance(inst, View) or (<View>inst)._lay is not <PyObject *>self.lay:
+            if isinstance(inst, View) and (<View>inst)._lay is NULL:
                 raise ValueError("view is not bound to a buffer")
             raise TypeError(f"field {self.name!r} does not belong to {type(inst).__name__}")
         return 0
@@ -621,7 +754,7 @@ cdef Field _make_field(tuple spec, _Layout lay):
         (<OffsetArrayField>f).signed = spec[8]
     else:
         raise ValueError(f"unknown field kind {kind}")
-    f.name = spec[1]
+    f.name = _intern(spec[1])  # so that `view.name` in code finds it by identity (_view_getattro)
     f.lay = lay
     f.fixed_size = lay.size
     return f
@@ -644,8 +777,35 @@ def make_view_type(str name, object layout, tuple bases=(), dict namespace=None)
         (<Field>f).owner = cls
     cdef PyTypeObject_vc *t = <PyTypeObject_vc *><PyObject *>cls
     t.tp_vectorcall = <vectorcallfunc>_view_vectorcall
-    # Heap types are GC by default; a view refers only to its buffer's exporter and its layout, never back
-    # to itself, so tracking it buys nothing and costs every construction. (No instance exists yet.)
-    t.tp_flags &= ~Py_TPFLAGS_HAVE_GC
-    t.tp_free = PyObject_Free
+    if t.tp_basicsize == _VIEW_SIZE and t.tp_dictoffset == 0 and t.tp_weaklistoffset == 0:
+        # Plain view memory (bases with __slots__ = ()): our own slots. The type stays a GC type so a view
+        # over a GC exporter can be tracked (_attach), but a view is never cleared: it cannot drop its buffer
+        # while exports of it may exist; a cycle through it is broken at the exporter's side.
+        t.tp_dealloc = <destructor>_view_dealloc
+        t.tp_traverse = <traverseproc>_view_traverse
+        t.tp_getattro = <getattrofunc>_view_getattro
+        t.tp_setattro = <setattrofunc>_view_setattro
+        lay.owner = <PyObject *>cls
+        _fill_fast(lay)
+    # Immutable, like a built-in type: CPython specialises calls to it (CALL_BUILTIN_CLASS), and no one can
+    # replace a field descriptor under the per-type lookup. Subclassing still works.
+    t.tp_flags |= Py_TPFLAGS_IMMUTABLETYPE
+    PyType_Modified(<PyTypeObject *>cls)
     return cls
+
+
+cdef int _fill_fast(_Layout lay) except -1:
+    cdef list plain = [x for x in lay.fields if isinstance(x, IntField) and not (<IntField>x).cond_size]
+    lay.fast = <_FastInt *>malloc(max(1, len(plain)) * sizeof(_FastInt))
+    if lay.fast is NULL:
+        raise MemoryError()
+    cdef IntField f
+    cdef Py_ssize_t i
+    for i, f in enumerate(plain):
+        lay.fast[i].name = <PyObject *>f.name
+        lay.fast[i].offset = f.offset
+        lay.fast[i].size = f.size
+        lay.fast[i].signed = f.signed
+        lay.fast[i].umax = f.umax
+    lay.nfast = len(plain)
+    return 0
