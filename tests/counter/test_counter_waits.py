@@ -76,7 +76,7 @@ def test_wait_async_uses_add_reader_and_no_threads():
         tasks = [asyncio.create_task(c.wait_async(c.read())) for _ in range(5)]
         await asyncio.sleep(0.01)
         assert threading.active_count() == threads             # no thread per wait
-        fd = c._event_fd()
+        fd = c._watchers[loop].fd                              # this loop's own fd (issue 13)
         assert fd >= 0 and fd in loop._selector.get_map()      # one add_reader for all five
         ticks = 0
 
