@@ -60,13 +60,26 @@ def change(c: vmgen.Counter, backend: str) -> None:
 @pytest.mark.parametrize("how", ["os.fork", "mp-fork"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_child_works_and_parent_is_unaffected(backend, how, end, tmp_path):
+    _run_fork_child(backend, how, end, tmp_path)
+
+
+@pytest.mark.parametrize("end", ["sys.exit", "close", "os._exit"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_idle_childs_end_never_reaches_the_parent(backend, end, tmp_path):
+    """The child only ends (its copy freed by finalisation or close(), never used): before issue 13 a
+    vmgenid child's free signalled the parent's stop eventfd and the parent's listener thread ended."""
+    _run_fork_child(backend, "os.fork", end, tmp_path, "idle")
+
+
+def _run_fork_child(backend, how, end, tmp_path, *extra):
     path = str(tmp_path / "gen") if backend == "file" else "-"
     tree = Path(vmgen.__file__).resolve().parents[1]   # the vmgen under test (this tree, or another build)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), str(ROOT / "tests")]))
-    r = subprocess.run([sys.executable, str(ROOT / "tests" / "support" / "fork_child.py"), backend, path, how, end],
+    r = subprocess.run([sys.executable, str(ROOT / "tests" / "support" / "fork_child.py"), backend, path, how, end,
+                        *extra],
                        env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
-    assert "child ok" in r.stdout and "parent ok" in r.stdout, r.stdout
+    assert ("child ok" in r.stdout or extra) and "parent ok" in r.stdout, r.stdout
 
 
 def _loop_thread():

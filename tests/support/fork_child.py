@@ -2,11 +2,12 @@
 checks the parent's copy still hears changes. Run as a script (not inside pytest) so that a child ending by
 sys.exit really finalises the interpreter, as a user's program does.
 
-    python fork_child.py BACKEND PATH HOW END
+    python fork_child.py BACKEND PATH HOW END [idle]
       BACKEND  inproc | file | vmgenid
       PATH     the simulated file (file), else "-"
       HOW      os.fork | mp-fork (multiprocessing's fork start method)
       END      sys.exit | close | os._exit
+      idle     the child does nothing with its copy but END (no adopting first)
 
 Prints one line "child ok" / "parent ok ..." per phase; exits non-zero with the reason on any failure.
 """
@@ -23,6 +24,7 @@ import vmgen
 from vmgen.counter._backends import vmgenid_devpath
 
 BACKEND, PATH, HOW, END = sys.argv[1:5]
+IDLE = sys.argv[5:] == ["idle"]
 TIMEOUT = 10.0
 
 
@@ -72,6 +74,12 @@ before = c.token()
 
 
 def child() -> None:
+    if IDLE:
+        if END == "close":
+            c.close()
+        elif END == "os._exit":
+            os._exit(0)
+        sys.exit(0)
     if c.changed(before) is not (BACKEND == "vmgenid"):   # vmgenid: a token from before the fork reads changed
         raise SystemExit(f"child: changed(token before fork) = {c.changed(before)}")
     hears(c, "child")
