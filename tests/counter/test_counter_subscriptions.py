@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 
@@ -92,6 +93,7 @@ def test_cancel_racing_subscribe_is_bounded():
 
         def subscribe():
             barrier.wait()
+            time.sleep(random.uniform(0, 0.003))        # land anywhere in cancel()'s window
             subs.append(c.subscribe(lambda g: None))
 
         t1, t2 = threading.Thread(target=cancel, daemon=True), threading.Thread(target=subscribe, daemon=True)
