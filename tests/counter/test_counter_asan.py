@@ -20,8 +20,10 @@ pytestmark = pytest.mark.skipif(not (ROOT / "setup.py").exists(),
 
 SUITES = {
     "linux": ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "counter/test_counter_vmclock.py",
-              "counter/test_counter_vmgenid.py", "cli/test_counter_cli.py"),
-    "posix": ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "cli/test_counter_cli.py"),
+              "counter/test_counter_vmgenid.py", "counter/test_counter_fork.py", "counter/test_counter_subscriptions.py",
+              "cli/test_counter_cli.py"),
+    "posix": ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "counter/test_counter_fork.py",
+              "counter/test_counter_subscriptions.py", "cli/test_counter_cli.py"),
 }
 
 
