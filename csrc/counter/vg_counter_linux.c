@@ -66,13 +66,16 @@ struct vg_counter {
     int nl_fd, stop_fd, thread_started;
     pthread_t thread;
     char *devpath;
-    /* vg_listen's fds, one per event loop; lk guards the list (the listener thread signals it) */
-    pthread_mutex_t lk;
+    /* vg_listen's fds, one per event loop, guarded by lists_lock (the listener thread signals them) */
     int *lfd;
     size_t nlfd, lcap;
     unsigned fork_gen;        /* vg_fork.h: the fork generation these fds and threads belong to */
     char desc[160];
 };
+
+/* Guards every counter's listener list. One lock for all: it is held for a few writes at a time, and
+ * the fork handlers hold it across fork() so a child never sees a list half-grown by another thread. */
+static pthread_mutex_t lists_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---------- small helpers ---------- */
 
@@ -92,7 +95,6 @@ static vg_counter *counter_new(int backend) {
     if (!c) return NULL;
     c->backend = backend;
     c->file_fd = c->event_fd = c->close_fd = c->nl_fd = c->stop_fd = -1;
-    pthread_mutex_init(&c->lk, NULL);
     c->fork_gen = vg_fork_generation();
     return c;
 }
@@ -191,9 +193,9 @@ static int open_vmclock(vg_counter *c, const char *path, vg_error *err) {
 /* Signal every vg_listen eventfd (counters whose changes this process makes or hears itself). */
 static void signal_listeners(vg_counter *c) {
     if (c->event_is_inotify || c->event_is_device) return;   /* the kernel signals those */
-    pthread_mutex_lock(&c->lk);
+    pthread_mutex_lock(&lists_lock);
     for (size_t i = 0; i < c->nlfd; i++) efd_signal(c->lfd[i]);
-    pthread_mutex_unlock(&c->lk);
+    pthread_mutex_unlock(&lists_lock);
 }
 
 /* ---------- vmgenid: the uevent listener ---------- */
@@ -462,12 +464,12 @@ int vg_listen(vg_counter *c, int *fd, vg_error *err) {
         if ((f = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) fail_errno(err, errno, "eventfd", "");
     } else return VG_OK;   /* no notifications: the caller re-reads */
     if (f < 0) return VG_ERROR;
-    pthread_mutex_lock(&c->lk);
+    pthread_mutex_lock(&lists_lock);
     if (c->nlfd == c->lcap) {
         size_t cap = c->lcap ? 2 * c->lcap : 4;
         int *n = realloc(c->lfd, cap * sizeof *n);
         if (!n) {
-            pthread_mutex_unlock(&c->lk);
+            pthread_mutex_unlock(&lists_lock);
             close(f);
             return fail(err, VG_E_OS, ENOMEM, "out of memory");
         }
@@ -477,7 +479,7 @@ int vg_listen(vg_counter *c, int *fd, vg_error *err) {
     c->lfd[c->nlfd++] = f;
     /* closed meanwhile: vg_close signalled the list before f joined it */
     if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE) && !c->event_is_inotify && !c->event_is_device) efd_signal(f);
-    pthread_mutex_unlock(&c->lk);
+    pthread_mutex_unlock(&lists_lock);
     *fd = f;
     return VG_OK;
 }
@@ -486,14 +488,14 @@ void vg_listen_drain(vg_counter *c, int fd) { drain_fd(c, fd); }
 
 void vg_unlisten(vg_counter *c, int fd) {
     int found = 0;
-    pthread_mutex_lock(&c->lk);
+    pthread_mutex_lock(&lists_lock);
     for (size_t i = 0; i < c->nlfd; i++)
         if (c->lfd[i] == fd) {
             c->lfd[i] = c->lfd[--c->nlfd];
             found = 1;
             break;
         }
-    pthread_mutex_unlock(&c->lk);
+    pthread_mutex_unlock(&lists_lock);
     if (found) close(fd);   /* only ours: an fd a forked child inherited was closed when it adopted c */
 }
 
@@ -534,10 +536,8 @@ void vg_close(vg_counter *c) {
 }
 
 /* Forget what fork() copied from the parent: close (never signal, never read) its fds; its listener
- * thread does not exist here. The list lock may have been held by a parent thread: start a fresh one. */
+ * thread does not exist here. */
 static void disown(vg_counter *c) {
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    c->lk = fresh;
     for (size_t i = 0; i < c->nlfd; i++) close(c->lfd[i]);
     c->nlfd = 0;
     int *fds[] = {&c->nl_fd, &c->stop_fd, &c->event_fd, &c->close_fd};
@@ -584,9 +584,9 @@ static int vg_backend_adopt(vg_counter *c, vg_error *err) {
 
 int vg_adopt(vg_counter *c, vg_error *err) { return vg_own(c, &c->fork_gen, err); }
 
-static void vg_backend_fork_prepare(void) {}
-static void vg_backend_fork_parent(void) {}
-static void vg_backend_fork_child(void) {}
+static void vg_backend_fork_prepare(void) { pthread_mutex_lock(&lists_lock); }
+static void vg_backend_fork_parent(void) { pthread_mutex_unlock(&lists_lock); }
+static void vg_backend_fork_child(void) { pthread_mutex_unlock(&lists_lock); }
 
 void vg_free(vg_counter *c) {
     if (!c) return;
@@ -606,7 +606,6 @@ void vg_free(vg_counter *c) {
     if (c->page) munmap((void *)c->page, c->map_len);
     free(c->path);
     free(c->devpath);
-    pthread_mutex_destroy(&c->lk);
     free(c);
 }
 
