@@ -27,10 +27,6 @@ from support.counter_pages import fd_count, posix_only, task_count
 pytestmark = posix_only("fork() and add_reader; Windows has neither")
 
 ROOT = Path(__file__).resolve().parents[2]
-# Under ASan (tests/counter/test_counter_asan.py) every call is several times slower: fewer repetitions there,
-# which still take each C path (adopt, listen, disown) many times; the statistics are the plain run's job.
-SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")
-TRIALS = 20 if SANITIZED else 100
 DEVPATH = vmgenid_devpath() if _core.PLATFORM == "linux" else None
 VMGENID_SKIP = ("vmclock and vmgenid are Linux backends; this build's counter is "
                 f"{_core.PLATFORM!r} (simulated only)" if _core.PLATFORM != "linux" else
@@ -139,8 +135,6 @@ def test_fork_cycles_leak_nothing(backend, tmp_path):
         cycles = 100           # each child starts a listener thread and a netlink socket
     else:
         cycles = 300
-    if SANITIZED:
-        cycles //= 10
     fds, tasks = fd_count(), task_count()
     for i in range(cycles):
         c = open_counter(backend, tmp_path)
@@ -175,7 +169,7 @@ def test_two_loops_one_busy_both_wake(backend, tmp_path):
     (la, ta), (lb, tb) = _loop_thread(), _loop_thread()
     try:
         missed = []
-        for trial in range(TRIALS):
+        for trial in range(100):
             g = c.read()
             fa = asyncio.run_coroutine_threadsafe(c.wait_async(g, timeout=3), la)
             fb = asyncio.run_coroutine_threadsafe(c.wait_async(g, timeout=3), lb)
