@@ -139,6 +139,38 @@ int vg_drain(vg_counter *c);
 /* Re-read interval this backend uses when it has no notification (ns); 0 if it never polls. */
 int64_t vg_poll_interval_ns(vg_counter *c);
 
+/* asyncio with several event loops (issue 13): each loop needs an fd of its own, because a shared one is
+ * drained by whichever loop reads first and the others never wake.
+ *   vg_listen:       *fd = a new fd, readable when the generation may have changed (and, for counters this
+ *                    process signals itself, once closed); -1 if this counter has no notifications (re-check
+ *                    every vg_poll_interval_ns()). VG_OK, VG_CLOSED or VG_ERROR.
+ *   vg_listen_drain: consume its readiness (call before re-reading the generation).
+ *   vg_unlisten:     close it (after the caller stopped watching it). Only fds vg_listen returned.
+ * Windows: inline stubs (no fds: the proactor path or a timer). */
+#ifdef _WIN32
+static inline int vg_listen(vg_counter *c, int *fd, vg_error *err) { (void)c; (void)err; *fd = -1; return VG_OK; }
+static inline void vg_listen_drain(vg_counter *c, int fd) { (void)c; (void)fd; }
+static inline void vg_unlisten(vg_counter *c, int fd) { (void)c; (void)fd; }
+#else
+int vg_listen(vg_counter *c, int *fd, vg_error *err);
+void vg_listen_drain(vg_counter *c, int fd);
+void vg_unlisten(vg_counter *c, int fd);
+#endif
+
+/* fork() (POSIX; issue 13). A counter opened before fork() works in the child: its first use there (any call
+ * below, or vg_adopt) rebuilds the child's own fds and threads, without writing to or reading from the
+ * parent's, so nothing the child does reaches the parent. vg_fork_generation() changes in a child at its
+ * fork (one relaxed load: the Cython hot path compares it before trusting the hot word); vg_adopt makes c
+ * this process's own if it is not yet. On Windows there is no fork: always 0, and vg_adopt does nothing. */
+#ifdef _WIN32
+static inline unsigned vg_fork_generation(void) { return 0; }
+static inline int vg_adopt(vg_counter *c, vg_error *err) { (void)c; (void)err; return VG_OK; }
+#else
+extern unsigned vg_fork_gen_;
+static inline unsigned vg_fork_generation(void) { return __atomic_load_n(&vg_fork_gen_, __ATOMIC_RELAXED); }
+int vg_adopt(vg_counter *c, vg_error *err);
+#endif
+
 /* Simulated only: store a new generation (absolute) or advance count by one (advance != 0),
  * waking waiters in every process sharing the page. *out = the generation now stored. */
 int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err);

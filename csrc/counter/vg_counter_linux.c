@@ -10,9 +10,16 @@
  * over the page's seq_count (shared futex: wakes cross processes) plus a private per-counter word
  * that close()/wake() bump, so no wake-up is lost between the check and the sleep. vmclock waits
  * poll() the device where it notifies, else re-read the page every VG_REREAD_NS.
+ *
+ * asyncio: every event loop gets fds of its own from vg_listen (a shared fd is drained by one loop and the
+ * others miss the change): an eventfd this file signals (in-process simulated, vmgenid), an inotify instance
+ * (file-backed simulated) or its own open of the device (vmclock).
+ * fork(): vg_fork.h. A child's first call adopts the counter: the inherited fds are closed unsignalled and
+ * rebuilt, and a vmgenid counter starts its own listener thread.
  */
 #define _GNU_SOURCE
 #include "vg_posix_page.h"   /* vg_counter.h, vg_vmclock.h, the page's seqlock and mapping, errors */
+#include "vg_fork.h"
 
 #include <limits.h>
 #include <linux/futex.h>
@@ -58,9 +65,17 @@ struct vg_counter {
     int nl_fd, stop_fd, thread_started;
     pthread_t thread;
     char *devpath;
+    /* vg_listen's fds, one per event loop, guarded by lists_lock (the listener thread signals them) */
+    int *lfd;
+    size_t nlfd, lcap;
+    unsigned fork_gen;        /* vg_fork.h: the fork generation these fds and threads belong to */
     char desc[160];
     char desc_now[300];       /* vg_describe once the file is gone */
 };
+
+/* Guards every counter's listener list. One lock for all: it is held for a few writes at a time, and
+ * the fork handlers hold it across fork() so a child never sees a list half-grown by another thread. */
+static pthread_mutex_t lists_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---------- small helpers ---------- */
 
@@ -81,6 +96,7 @@ static vg_counter *counter_new(int backend) {
     c->backend = backend;
     c->event_fd = c->close_fd = c->nl_fd = c->stop_fd = -1;
     file_init(&c->file, backend == VG_BACKEND_VMCLOCK ? "vmclock page file" : "simulated counter file");
+    c->fork_gen = vg_fork_generation();
     return c;
 }
 
@@ -92,24 +108,31 @@ static int map_anon_page(vg_counter *c, vg_error *err) {
     return VG_OK;
 }
 
+/* Other processes' stores touch the file's mtime (see vg_sim_store): an inotify instance on it sees those. */
+/* An inotify fd of its own on a counter file. Other processes' stores touch the file's mtime (see vg_sim_store):
+ * inotify sees those, and a truncation (IN_MODIFY), a rename over it or its removal (IN_ATTRIB for the link count,
+ * IN_DELETE_SELF, IN_MOVE_SELF) wake asyncio waiters, whose read() then reports it. Watch the open file itself
+ * (/proc/self/fd), not whatever the path names by now; without /proc, the path, not following a symlink. */
+static int inotify_fd(const vg_file *file, vg_error *err) {
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return fail_errno(err, errno, "inotify_init1", file->path), -1;
+    const uint32_t mask = IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF;
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", file->fd);
+    if (inotify_add_watch(fd, self, mask) < 0 && inotify_add_watch(fd, file->path, mask | IN_DONT_FOLLOW) < 0) {
+        int e = errno;
+        close(fd);
+        return fail_errno(err, e, "inotify_add_watch", file->path), -1;
+    }
+    return fd;
+}
+
 static int open_sim_file(vg_counter *c, const char *path, int flags, vg_error *err) {
     c->map_len = VG_PAGE_SIZE;   /* vg_free unmaps it if mapping succeeded, whatever fails after */
     c->ext = 1;
     if (page_map_sim_file(&c->file, path, flags, &c->writable, &c->page, err) != VG_OK) return VG_ERROR;
-    /* Other processes' stores touch the file's mtime (see vg_sim_store): inotify sees those, and a truncation
-     * (IN_MODIFY), a rename over it or its removal (IN_ATTRIB for the link count, IN_DELETE_SELF, IN_MOVE_SELF)
-     * wake asyncio waiters, whose read() then reports it. Watch the open file itself (/proc/self/fd), not
-     * whatever the path names by now; without /proc, the path, not following a symlink. */
-    c->event_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (c->event_fd < 0) return fail_errno(err, errno, "inotify_init1", path);
     c->event_is_inotify = 1;
-    const uint32_t mask = IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF;
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", c->file.fd);
-    if (inotify_add_watch(c->event_fd, self, mask) < 0 &&
-        inotify_add_watch(c->event_fd, path, mask | IN_DONT_FOLLOW) < 0)
-        return fail_errno(err, errno, "inotify_add_watch", path);
-    return VG_OK;
+    return (c->event_fd = inotify_fd(&c->file, err)) < 0 ? VG_ERROR : VG_OK;
 }
 
 static int open_simulated(vg_counter *c, const char *path, int flags, vg_error *err) {
@@ -127,6 +150,16 @@ static int open_simulated(vg_counter *c, const char *path, int flags, vg_error *
     c->wait_kind = WAIT_FUTEX;
     if (rc == VG_OK) c->hot = &c->page->vg_changes;
     return rc;
+}
+
+/* An fd of its own on the vmclock device: the driver keeps "last seen seq" per open file, so each
+ * waiter needs one (a shared fd would let one waiter's read() swallow another's wake-up). */
+static int device_fd(const char *path, vg_error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return fail_errno(err, errno, "cannot open", path), -1;
+    char tmp[VMCLOCK_ABI_SIZE];
+    (void)!read(fd, tmp, sizeof tmp);   /* seen the current seq_count: readable again at the next change */
+    return fd;
 }
 
 /* Validate a vmclock page file/device and map it read-only. The device keeps its own rules (the kernel checked
@@ -156,9 +189,8 @@ static int open_vmclock(vg_counter *c, const char *path, int flags, vg_error *er
     /* poll() only means something on the device: a regular file is always "readable". */
     if (is_device && (VG_LOAD(&c->page->flags) & VMCLOCK_FLAG_NOTIFICATION_PRESENT)) {
         c->wait_kind = WAIT_POLL_DEVICE;
-        c->event_fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (c->event_fd < 0) return fail_errno(err, errno, "cannot open", path);
         c->event_is_device = 1;
+        if ((c->event_fd = device_fd(path, err)) < 0) return VG_ERROR;
         snprintf(c->desc, sizeof c->desc, "%s, poll() notifications", path);
     } else {
         c->wait_kind = WAIT_REREAD;
@@ -166,6 +198,14 @@ static int open_vmclock(vg_counter *c, const char *path, int flags, vg_error *er
                  (long long)(VG_REREAD_NS / 1000000));
     }
     return VG_OK;
+}
+
+/* Signal every vg_listen eventfd (counters whose changes this process makes or hears itself). */
+static void signal_listeners(vg_counter *c) {
+    if (c->event_is_inotify || c->event_is_device) return;   /* the kernel signals those */
+    pthread_mutex_lock(&lists_lock);
+    for (size_t i = 0; i < c->nlfd; i++) efd_signal(c->lfd[i]);
+    pthread_mutex_unlock(&lists_lock);
 }
 
 /* ---------- vmgenid: the uevent listener ---------- */
@@ -177,6 +217,7 @@ static void vmgenid_bump(vg_counter *c) {
     vg_page_store_unlock(c->page, seq, VG_LOAD(&c->page->vm_generation_counter) + 1u, 0);
     futex_wake_all(&c->page->seq_count, 0);
     efd_signal(c->event_fd);
+    signal_listeners(c);
 }
 
 /* Does this uevent datagram say "change" for our device? Format: "action@devpath\0KEY=VAL\0...". */
@@ -246,13 +287,8 @@ static int uevent_socket(vg_error *err) {
     return fd;
 }
 
-static int open_vmgenid(vg_counter *c, const char *devpath, vg_error *err) {
-    if (!devpath || devpath[0] != '/')
-        return fail(err, VG_E_INVALID, 0, "vmgenid needs the device's DEVPATH (e.g. /devices/platform/VMGENCTR:00)");
-    if (!(c->devpath = strdup(devpath))) return fail(err, VG_E_OS, ENOMEM, "out of memory");
-    if (map_anon_page(c, err) != VG_OK) return VG_ERROR;   /* private page: only the listener writes */
-    c->hot = &c->page->vg_changes;
-    c->wait_kind = WAIT_FUTEX;
+/* The listener thread and its fds (at open, and in a forked child that adopts the counter). */
+static int start_listener(vg_counter *c, vg_error *err) {
     if ((c->nl_fd = uevent_socket(err)) < 0) return VG_ERROR;
     if ((c->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 || (c->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return fail_errno(err, errno, "eventfd", "");
@@ -264,6 +300,17 @@ static int open_vmgenid(vg_counter *c, const char *devpath, vg_error *err) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (e) return fail_errno(err, e, "pthread_create", "(vmgenid listener)");
     c->thread_started = 1;
+    return VG_OK;
+}
+
+static int open_vmgenid(vg_counter *c, const char *devpath, vg_error *err) {
+    if (!devpath || devpath[0] != '/')
+        return fail(err, VG_E_INVALID, 0, "vmgenid needs the device's DEVPATH (e.g. /devices/platform/VMGENCTR:00)");
+    if (!(c->devpath = strdup(devpath))) return fail(err, VG_E_OS, ENOMEM, "out of memory");
+    if (map_anon_page(c, err) != VG_OK) return VG_ERROR;   /* private page: only the listener writes */
+    c->hot = &c->page->vg_changes;
+    c->wait_kind = WAIT_FUTEX;
+    if (start_listener(c, err) != VG_OK) return VG_ERROR;
     snprintf(c->desc, sizeof c->desc, "uevents for %s (count = changes seen by this process)", devpath);
     return VG_OK;
 }
@@ -287,6 +334,7 @@ int vg_probe(int backend, const char *path, vg_error *err) {
 
 int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error *err) {
     *out = NULL;
+    vg_fork_init();
     vg_counter *c = counter_new(backend);
     if (!c) return fail(err, VG_E_OS, ENOMEM, "out of memory");
     int rc;
@@ -309,6 +357,7 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
 
 int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
     if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    if (vg_own(c, &c->fork_gen, err) != VG_OK) return VG_ERROR;
     if (file_check(&c->file, err) != VG_OK) return VG_ERROR;
     int rc = page_read_gen(c->page, c->ext, &c->closed, out, err);
     if (rc == VG_OK && file_gone(&c->file)) return file_gone_error(&c->file, err);   /* covered while we read */
@@ -367,14 +416,8 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
             vg_error *err) {
     (void)interrupt;
     int devfd = -1, rc = VG_OK;
-    if (c->wait_kind == WAIT_POLL_DEVICE) {
-        /* Each wait gets its own fd: the driver's "last seen seq" is per fd, and a shared fd would
-         * let one waiter's read() swallow another waiter's wake-up. */
-        devfd = open(c->file.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (devfd < 0) return fail_errno(err, errno, "cannot open", c->file.path);
-        char tmp[VMCLOCK_ABI_SIZE];
-        (void)!read(devfd, tmp, sizeof tmp);
-    }
+    if (vg_own(c, &c->fork_gen, err) != VG_OK) return VG_ERROR;
+    if (c->wait_kind == WAIT_POLL_DEVICE && (devfd = device_fd(c->file.path, err)) < 0) return VG_ERROR;
     for (;;) {
         uint32_t wake = __atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE);
         if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_CLOSED; break; }
@@ -416,17 +459,67 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
 
 vg_hot_ptr vg_hot_word(vg_counter *c) { return c->hot; }
 
-int vg_event_fd(vg_counter *c) { return c->event_fd; }
+int vg_event_fd(vg_counter *c) { return vg_own(c, &c->fork_gen, NULL) == VG_OK ? c->event_fd : -1; }
+
+static void drain_fd(vg_counter *c, int fd) {
+    char buf[4096];
+    if (fd < 0) return;
+    if (c->event_is_device) {
+        (void)!read(fd, buf, VMCLOCK_ABI_SIZE);
+        return;
+    }
+    while (read(fd, buf, c->event_is_inotify ? sizeof buf : 8) > 0) {}
+}
 
 int vg_drain(vg_counter *c) {
-    char buf[4096];
-    if (c->event_fd < 0) return VG_OK;
-    if (c->event_is_device) {
-        (void)!read(c->event_fd, buf, VMCLOCK_ABI_SIZE);
-        return VG_OK;
-    }
-    while (read(c->event_fd, buf, c->event_is_inotify ? sizeof buf : 8) > 0) {}
+    if (vg_own(c, &c->fork_gen, NULL) == VG_OK) drain_fd(c, c->event_fd);
     return VG_OK;
+}
+
+int vg_listen(vg_counter *c, int *fd, vg_error *err) {
+    *fd = -1;
+    if (vg_own(c, &c->fork_gen, err) != VG_OK) return VG_ERROR;
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    int f;
+    if (c->event_is_inotify) f = inotify_fd(&c->file, err);
+    else if (c->event_is_device) f = device_fd(c->file.path, err);
+    else if (c->event_fd >= 0) {
+        if ((f = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) fail_errno(err, errno, "eventfd", "");
+    } else return VG_OK;   /* no notifications: the caller re-reads */
+    if (f < 0) return VG_ERROR;
+    pthread_mutex_lock(&lists_lock);
+    if (c->nlfd == c->lcap) {
+        size_t cap = c->lcap ? 2 * c->lcap : 4;
+        int *n = realloc(c->lfd, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&lists_lock);
+            close(f);
+            return fail(err, VG_E_OS, ENOMEM, "out of memory");
+        }
+        c->lfd = n;
+        c->lcap = cap;
+    }
+    c->lfd[c->nlfd++] = f;
+    /* closed meanwhile: vg_close signalled the list before f joined it */
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE) && !c->event_is_inotify && !c->event_is_device) efd_signal(f);
+    pthread_mutex_unlock(&lists_lock);
+    *fd = f;
+    return VG_OK;
+}
+
+void vg_listen_drain(vg_counter *c, int fd) { drain_fd(c, fd); }
+
+void vg_unlisten(vg_counter *c, int fd) {
+    int found = 0;
+    pthread_mutex_lock(&lists_lock);
+    for (size_t i = 0; i < c->nlfd; i++)
+        if (c->lfd[i] == fd) {
+            c->lfd[i] = c->lfd[--c->nlfd];
+            found = 1;
+            break;
+        }
+    pthread_mutex_unlock(&lists_lock);
+    if (found) close(fd);   /* only ours: an fd a forked child inherited was closed when it adopted c */
 }
 
 int64_t vg_poll_interval_ns(vg_counter *c) { return c->wait_kind == WAIT_REREAD ? VG_REREAD_NS : 0; }
@@ -435,6 +528,7 @@ int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, v
     if (c->backend != VG_BACKEND_SIMULATED)
         return fail(err, VG_E_NOT_SUPPORTED, 0, "only a simulated counter can be advanced or set");
     if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
+    if (vg_own(c, &c->fork_gen, err) != VG_OK) return VG_ERROR;
     if (file_check(&c->file, err) != VG_OK) return VG_ERROR;   /* a store to a replaced file would reach no one */
     int changed, rc = page_sim_store(c->page, &c->closed, c->writable, value, advance, out, &changed, err);
     if (rc != VG_OK) return rc;
@@ -442,7 +536,10 @@ int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, v
     if (changed) {
         futex_wake_all(&c->page->seq_count, 0);
         if (c->file.fd >= 0) futimens(c->file.fd, NULL);   /* inotify: wakes asyncio waiters everywhere */
-        else efd_signal(c->event_fd);
+        else {
+            efd_signal(c->event_fd);
+            signal_listeners(c);
+        }
     }
     return VG_OK;
 }
@@ -456,13 +553,73 @@ void vg_wake(vg_counter *c) { bump_wake(c); }
 
 void vg_close(vg_counter *c) {
     if (__atomic_exchange_n(&c->closed, 1, __ATOMIC_ACQ_REL)) return;
+    /* In a forked child that never used c: drop the parent's fds unsignalled (closed: nothing is rebuilt). */
+    (void)vg_own(c, &c->fork_gen, NULL);
     bump_wake(c);
     efd_signal(c->close_fd);   /* stays readable: poll() waiters see it now and forever */
     efd_signal(c->event_fd >= 0 && !c->event_is_inotify && !c->event_is_device ? c->event_fd : -1);
+    signal_listeners(c);
 }
+
+/* Forget what fork() copied from the parent: close (never signal, never read) its fds; its listener
+ * thread does not exist here. */
+static void disown(vg_counter *c) {
+    for (size_t i = 0; i < c->nlfd; i++) close(c->lfd[i]);
+    c->nlfd = 0;
+    int *fds[] = {&c->nl_fd, &c->stop_fd, &c->event_fd, &c->close_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    c->thread_started = 0;
+}
+
+/* A writer of a private page (the parent's listener, another parent thread storing) may have been
+ * mid-update at the fork: it will never finish here, so release its seqlock. */
+static void unstick_private_page(vg_counter *c) {
+    uint32_t s = VG_LOAD(&c->page->seq_count);
+    if (s & 1u) __atomic_store_n(&c->page->seq_count, s + 1u, __ATOMIC_RELEASE);
+}
+
+static int vg_backend_adopt(vg_counter *c, vg_error *err) {
+    disown(c);
+    __atomic_store_n(&c->fork_gen, vg_fork_generation(), __ATOMIC_RELEASE);   /* never the parent's fds again */
+    if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_OK;
+    if ((c->close_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) return fail_errno(err, errno, "eventfd", "");
+    switch (c->backend) {
+    case VG_BACKEND_SIMULATED:
+        if (c->file.fd >= 0) return (c->event_fd = inotify_fd(&c->file, err)) < 0 ? VG_ERROR : VG_OK;
+        unstick_private_page(c);
+        if ((c->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) return fail_errno(err, errno, "eventfd", "");
+        return VG_OK;
+    case VG_BACKEND_VMCLOCK:
+        if (c->event_is_device && (c->event_fd = device_fd(c->file.path, err)) < 0) return VG_ERROR;
+        return VG_OK;
+    case VG_BACKEND_VMGENID:
+        unstick_private_page(c);
+        /* The parent heard the uevents up to the fork; this process hears nothing until its own listener
+         * runs. A change in between would be lost, so count one: a token from before the fork reads as
+         * changed here (the conservative answer). */
+        if (start_listener(c, err) != VG_OK) return VG_ERROR;
+        vmgenid_bump(c);
+        return VG_OK;
+    }
+    return VG_OK;
+}
+
+int vg_adopt(vg_counter *c, vg_error *err) { return vg_own(c, &c->fork_gen, err); }
+
+static void vg_backend_fork_prepare(void) { pthread_mutex_lock(&lists_lock); }
+static void vg_backend_fork_parent(void) { pthread_mutex_unlock(&lists_lock); }
+static void vg_backend_fork_child(void) { pthread_mutex_unlock(&lists_lock); }
 
 void vg_free(vg_counter *c) {
     if (!c) return;
+    if (c->fork_gen != vg_fork_generation()) {   /* a forked child's copy: never stop the parent's thread */
+        disown(c);
+        c->fork_gen = vg_fork_generation();
+    }
     if (c->thread_started) {
         efd_signal(c->stop_fd);
         pthread_join(c->thread, NULL);
@@ -471,6 +628,8 @@ void vg_free(vg_counter *c) {
     int fds[] = {c->nl_fd, c->stop_fd, c->event_fd, c->close_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
+    for (size_t i = 0; i < c->nlfd; i++) close(c->lfd[i]);   /* after the join: the listener signals them */
+    free(c->lfd);
     if (c->page) munmap((void *)c->page, c->map_len);
     file_close(&c->file);
     free(c->devpath);

@@ -19,11 +19,14 @@ from support.source_tree import (ROOT, assert_no_sanitizer_report, assert_saniti
 pytestmark = pytest.mark.skipif(not (ROOT / "setup.py").exists(),
                                 reason="no source tree to rebuild under ASan (tests run against an installed wheel)")
 
+# Not test_counter_fork.py: gcc 12's ASan allocator is not fork-safe (a forked child whose parent had another
+# thread inside malloc deadlocks on the allocator's inherited lock, in ASan's own code); plain runs cover it.
 SUITES = {
     "linux": ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "counter/test_counter_vmclock.py",
-              "counter/test_counter_vmgenid.py", "counter/test_counter_files.py", "cli/test_counter_cli.py"),
-    "posix": ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "counter/test_counter_files.py",
+              "counter/test_counter_vmgenid.py", "counter/test_counter_files.py", "counter/test_counter_subscriptions.py",
               "cli/test_counter_cli.py"),
+    "posix": ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "counter/test_counter_files.py",
+              "counter/test_counter_subscriptions.py", "cli/test_counter_cli.py"),
 }
 
 

@@ -110,6 +110,7 @@ def test_close_wakes_every_waiter_and_is_idempotent():
             call()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")   # 1 / 0, reported by design
 def test_subscribe():
     c = vmgen.open("simulated")
     got, ev = [], threading.Event()

@@ -83,7 +83,7 @@ def test_wait_async_uses_add_reader_and_no_threads():
         tasks = [asyncio.create_task(c.wait_async(c.read())) for _ in range(5)]
         await asyncio.sleep(0.01)
         assert threading.active_count() == threads             # no thread per wait
-        fd = c._event_fd()
+        fd = c._watchers[loop].fd                              # this loop's own fd (issue 13)
         assert fd >= 0 and fd in loop._selector.get_map()      # one add_reader for all five
         ticks = 0
 
@@ -267,3 +267,40 @@ def _settled_counts():
         last = now
         time.sleep(0.05)
     return last
+
+
+# ---- timeouts (issue 13): huge means no deadline; only numbers ----
+
+@pytest.mark.parametrize("timeout", [1e10, 2 ** 63, 1e300, 10 ** 400, float("inf")])
+def test_huge_timeouts_mean_no_deadline(timeout):
+    c = vmgen.open("simulated")
+    g = c.read()
+    threading.Timer(0.05, c.advance).start()
+    assert c.wait(g, timeout=timeout) == Generation(1)   # used to raise OverflowError
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, c.advance)
+        return await c.wait_async(Generation(1), timeout=timeout)
+    assert asyncio.run(main()) == Generation(2)
+    c.close()
+
+
+@pytest.mark.parametrize("timeout", ["1", b"1", bytearray(b"1"), [1], object()])
+def test_timeouts_must_be_numbers(timeout):
+    c = vmgen.open("simulated")
+    with pytest.raises(TypeError, match="timeout must be a number"):
+        c.wait(c.read(), timeout=timeout)
+    with pytest.raises(TypeError, match="timeout must be a number"):
+        asyncio.run(c.wait_async(c.read(), timeout=timeout))
+    c.close()
+
+
+def test_number_like_timeouts_still_work():
+    from decimal import Decimal
+    from fractions import Fraction
+    c = vmgen.open("simulated")
+    for t in (0, 0.0, Decimal("0.01"), Fraction(1, 100), -5):
+        with pytest.raises(TimeoutError):
+            c.wait(c.read(), timeout=t)
+    c.close()

@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not (ROOT / "setup.py").exists(),
                                 reason="no source tree to build the POSIX backend from (tests run against an installed wheel)")
 
-SHARED_TESTS = ("counter/test_counter_simulated.py", "counter/test_counter_waits.py",
-                "counter/test_counter_generation.py", "counter/test_counter_files.py", "cli/test_counter_cli.py")
+SHARED_TESTS = ("counter/test_counter_simulated.py", "counter/test_counter_waits.py", "counter/test_counter_fork.py",
+                "counter/test_counter_subscriptions.py", "counter/test_counter_files.py",
+                "counter/test_counter_generation.py", "cli/test_counter_cli.py")
 
 
 @pytest.fixture(scope="module")

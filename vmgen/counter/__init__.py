@@ -20,6 +20,8 @@ import os
 import sys
 import threading
 import warnings
+import weakref
+from sys import exc_info as _exc_info
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Union
 
 from . import _core
@@ -37,10 +39,61 @@ class Subscription:
 
     def __init__(self, counter: "Counter", callback: Callable[[Generation], Any]) -> None:
         self._counter = counter
+        self._active = True
         self.callback = callback
 
     def cancel(self) -> None:
+        """No call of this callback starts after cancel() returns (one in progress in another thread
+        finishes first when this was the last subscription). Idempotent; bounded; callable from a callback."""
         self._counter._unsubscribe(self)
+
+
+class _Delivery:
+    """One delivery thread and its stop flag. A stopped delivery is detached from the counter at once,
+    so a subscribe() racing with the cancel() that stopped it starts a fresh thread instead of relying
+    on one that is ending (the race that made cancel() spin forever)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.thread: Optional[threading.Thread] = None
+
+
+def _report_callback_error() -> None:
+    """A callback raised: report it as an uncaught exception in a thread would be (threading.excepthook:
+    SystemExit is silent there), then carry on delivering to the others."""
+    exc_type, exc, tb = _exc_info()
+    try:
+        threading.excepthook(threading.ExceptHookArgs((exc_type, exc, tb, threading.current_thread())))
+    except BaseException:
+        import traceback   # not at import time: it pulls in linecache, textwrap, re
+
+        traceback.print_exc()
+    finally:
+        del exc, tb
+
+
+# Every open Counter, so that a forked child can forget its parent's threads and asyncio watchers.
+_live: "weakref.WeakSet[Counter]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """The parent's subscription thread and event loops are not in this process: a counter's
+    subscriptions stay with the process that made them, and wait_async calls pending at the fork (only
+    possible in the forking thread's own loop) fail with VmgenError instead of hanging. The C state
+    rebuilds its own fds on first use (csrc/counter/vg_fork.h). Never touch the parent's fds here:
+    removing a reader from an inherited epoll would unregister it in the parent too."""
+    for c in list(_live):
+        c._sub_lock = threading.Lock()   # a parent thread may have held it at the fork
+        c._subs = []
+        c._delivery = None
+        watchers, c._watchers = c._watchers, {}
+        c._after_fork_child()
+        for w in watchers.values():
+            w.forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Counter(_core.CounterBase):
@@ -48,7 +101,7 @@ class Counter(_core.CounterBase):
 
     # No instance __dict__: on CPython 3.12+ a dict on the instance keeps `c.changed` off the specialised
     # method-load path (issue 16). A new instance attribute needs its name here.
-    __slots__ = ("backend", "path", "_watchers", "_subs", "_sub_thread", "_sub_lock", "__weakref__")
+    __slots__ = ("backend", "path", "_watchers", "_subs", "_delivery", "_sub_lock", "__weakref__")
 
     backend: str
 
@@ -58,8 +111,9 @@ class Counter(_core.CounterBase):
         self.path = path_shown
         self._watchers: Dict[Any, Any] = {}
         self._subs: List[Subscription] = []
-        self._sub_thread: Optional[threading.Thread] = None
+        self._delivery: Optional[_Delivery] = None
         self._sub_lock = threading.Lock()
+        _live.add(self)
 
     # token() and changed(token) are inherited from CounterBase (C, no system call).
 
@@ -112,56 +166,66 @@ class Counter(_core.CounterBase):
         """Call callback(new_generation) after each change, from a vmgen thread, until cancel()."""
         if not callable(callback):
             raise TypeError("callback must be callable")
-        if self.closed:
-            raise CounterClosed("the counter is closed")
         sub = Subscription(self, callback)
         with self._sub_lock:
-            self._subs.append(sub)
-            if self._sub_thread is None:
+            if self.closed:
+                raise CounterClosed("the counter is closed")
+            d = self._delivery
+            if d is None or d.thread is None or not d.thread.is_alive():   # none yet, or it died: replace it
                 start = self.read()
-                t = threading.Thread(target=self._deliver, args=(start,), name=f"vmgen-{self.backend}-subscribe",
-                                     daemon=True)
-                self._sub_thread = t
-                t.start()
+                d = _Delivery()
+                d.thread = threading.Thread(target=self._deliver, args=(d, start),
+                                            name=f"vmgen-{self.backend}-subscribe", daemon=True)
+                self._delivery = d
+                d.thread.start()
+            self._subs.append(sub)
         return sub
 
     def _unsubscribe(self, sub: Subscription) -> None:
         with self._sub_lock:
+            sub._active = False
             if sub in self._subs:
                 self._subs.remove(sub)
-            t = self._sub_thread if not self._subs else None
-        if t is not None:
-            self._wake()                 # the thread sees no subscribers and ends
-            if t is not threading.current_thread():
-                # vg_wake wakes only waits already in progress: if the thread was between its subs check and
-                # its next wait, that wake is lost, so repeat it until the thread has gone
-                while not _join(t, 0.05):
+            d = self._delivery if not self._subs else None
+            if d is not None:
+                d.stopped = True         # for good: whatever subscribes next gets a new thread
+                self._delivery = None
+        if d is not None and d.thread is not None:
+            self._wake()                 # the thread sees its stop flag and ends
+            if d.thread is not threading.current_thread():
+                # vg_wake wakes only waits already in progress: if the thread was between its stop check and
+                # its next wait, that wake is lost, so repeat it. Bounded: the flag never clears.
+                while not _join(d.thread, 0.05):
                     self._wake()
 
-    def _deliver(self, seen: Generation) -> None:
-        while True:
-            with self._sub_lock:
-                if not self._subs or self.closed:
-                    self._sub_thread = None
-                    return
-            try:
-                got = self._wait(seen.count, seen.count_high, -1)
-            except CounterClosed:
+    def _deliver(self, d: _Delivery, seen: Generation) -> None:
+        try:
+            while True:
                 with self._sub_lock:
-                    self._sub_thread = None
-                return
-            if got is None:
-                continue
-            seen = Generation(*got)
-            with self._sub_lock:
-                subs = list(self._subs)
-            for sub in subs:
+                    if d.stopped or self.closed:
+                        return
                 try:
-                    sub.callback(seen)
-                except Exception:   # one bad callback must not silence the others
-                    import traceback  # not at import time: it pulls in linecache, textwrap, re
-
-                    traceback.print_exc()
+                    got = self._wait(seen.count, seen.count_high, -1)
+                except CounterClosed:
+                    return
+                if got is None:
+                    continue             # woken: re-check the stop flag
+                seen = Generation(*got)
+                with self._sub_lock:
+                    subs = list(self._subs) if not d.stopped else []
+                for sub in subs:
+                    if not sub._active:
+                        continue
+                    try:
+                        sub.callback(seen)
+                    except BaseException:   # even SystemExit: one callback must not end delivery to the others
+                        _report_callback_error()
+        except BaseException:            # the counter itself failed (a wedged page): report, let a later
+            _report_callback_error()     # subscribe() start a new thread
+        finally:
+            with self._sub_lock:
+                if self._delivery is d:
+                    self._delivery = None
 
     # ---- lifetime ----
 
@@ -170,15 +234,19 @@ class Counter(_core.CounterBase):
         if self.closed:
             return
         with self._sub_lock:
-            t = self._sub_thread
+            d, self._delivery = self._delivery, None
+            for sub in self._subs:
+                sub._active = False
             self._subs.clear()
+            if d is not None:
+                d.stopped = True
         self._close()
         if self._watchers:  # only wait_async (which imported _aio) adds watchers
             from . import _aio
 
             _aio.close_watchers(self)
-        if t is not None and t is not threading.current_thread():
-            t.join()
+        if d is not None and d.thread is not None and d.thread is not threading.current_thread():
+            d.thread.join()
 
     def __enter__(self) -> "Counter":
         if self.closed:
@@ -213,20 +281,34 @@ def _join(t: threading.Thread, timeout: float) -> bool:
     return not t.is_alive()
 
 
+# Timeouts at least this long (2**62 ns, about 146 years) mean "no deadline": a deadline that far out
+# cannot pass, and converting it to the C clock's int64 nanoseconds would overflow.
+_NO_DEADLINE_S = 2.0 ** 62 / 1e9
+
+
 def _check_timeout(timeout: Optional[float]) -> Optional[float]:
+    """None (no deadline) or seconds >= 0. Numbers only: a str or bytes is a TypeError, not parsed."""
     if timeout is None:
         return None
-    t = float(timeout)
+    if isinstance(timeout, (str, bytes, bytearray)) or not (
+            hasattr(type(timeout), "__float__") or hasattr(type(timeout), "__index__")):
+        raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
+    try:
+        t = float(timeout)
+    except OverflowError:        # an int beyond float's range: no deadline (negative ones: none left)
+        return None if timeout > 0 else 0.0
     if t != t:
         raise ValueError("timeout must be a number, not NaN")
+    if t >= _NO_DEADLINE_S:
+        return None
     return max(0.0, t)
 
 
 def _deadline(timeout: Optional[float]) -> int:
     t = _check_timeout(timeout)
-    if t is None or t == float("inf"):
+    if t is None:
         return -1
-    return int(_core.now_ns() + min(t, 1e10) * 1e9)
+    return int(_core.now_ns() + t * 1e9)
 
 
 def _file_flags(mode: Optional[int], shared_write: bool) -> int:

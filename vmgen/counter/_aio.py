@@ -1,6 +1,7 @@
 """asyncio waits on a counter without a thread per wait.
 
-One _Watcher per (counter, event loop) registers the backend's fd with loop.add_reader and, for a
+One _Watcher per (counter, event loop) registers an fd of its own (CounterBase._listen: a shared fd would be
+drained by whichever loop read it first, and the other loops would miss the change) with loop.add_reader and, for a
 backend that also (or only) learns of changes by re-reading, re-checks on loop.call_later at its
 re-read interval, while at least one wait_async is pending; it resolves every pending wait whose
 generation moved. (The portable POSIX backend has both: a pipe for this process's changes, and a
@@ -14,7 +15,7 @@ import asyncio
 import sys
 from typing import Any, Dict, Optional
 
-from ..errors import CounterClosed
+from ..errors import CounterClosed, VmgenError
 from ._generation import Generation
 
 _FALLBACK_INTERVAL = 0.005   # backends with neither an fd nor an interval of their own
@@ -25,9 +26,14 @@ class _Watcher:
         self.counter = counter
         self.loop = loop
         self.waits: Dict["asyncio.Future[Generation]", Generation] = {}
-        self.fd = counter._event_fd()
         self.timer: Optional[asyncio.TimerHandle] = None
+        self.forgotten = False
         counter._hold()
+        try:
+            self.fd = counter._listen()
+        except BaseException:
+            counter._release()
+            raise
         self.interval = counter._poll_interval()
         if self.fd >= 0:
             loop.add_reader(self.fd, self._check)
@@ -49,7 +55,8 @@ class _Watcher:
         if c.closed:
             self.fail_all()
             return
-        c._drain()   # consume the readiness before reading, so a later change re-arms it
+        if self.fd >= 0:
+            c._listen_drain(self.fd)   # consume the readiness before reading, so a later change re-arms it
         try:
             current = c.read()
         except Exception as exc:   # a wedged page, a vanished device: every waiter hears it
@@ -68,13 +75,31 @@ class _Watcher:
 
     def stop(self) -> None:
         """Unregister from the loop and release the counter (the loop's thread only)."""
+        if self.forgotten:
+            return
         if self.fd >= 0:
             self.loop.remove_reader(self.fd)
+            self.counter._unlisten(self.fd)
             self.fd = -1
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         self.counter._release()
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: the loop's selector (an epoll shared with the parent) and the fd belong to the
+        parent, so touch neither; fail the pending waits (only the forking thread's loop can run them)."""
+        self.forgotten = True   # the child's counter no longer counts this watcher as holding it
+        self.fd = -1
+        self.timer = None
+        for fut in list(self.waits):
+            if not fut.done():
+                try:
+                    fut.set_exception(VmgenError("the process forked while this wait_async was pending: "
+                                                 "wait again in the child"))
+                except RuntimeError:   # its loop is closed
+                    pass
+        self.waits.clear()
 
 
 async def wait_async(counter: Any, seen: Generation, timeout: Optional[float]) -> Generation:

@@ -61,6 +61,11 @@ cdef extern from "vg_counter.h" nogil:
     void *vg_interrupt_handle()
     const char *vg_describe(vg_counter *c)
     const char *vg_platform()
+    int vg_listen(vg_counter *c, int *fd, vg_error *err)
+    void vg_listen_drain(vg_counter *c, int fd)
+    void vg_unlisten(vg_counter *c, int fd)
+    unsigned vg_fork_generation()
+    int vg_adopt(vg_counter *c, vg_error *err)
 
 
 cdef class CounterBase:
@@ -69,5 +74,7 @@ cdef class CounterBase:
     cdef int _busy            # calls in flight without the GIL, plus asyncio watchers holding the fds
     cdef bint _closed
     cdef void *_interrupt
+    cdef unsigned _fork_gen   # vg_fork_generation() when this process last adopted the C state
     cdef int _enter(self) except -1
     cdef void _leave(self)
+    cdef int _adopt(self) except -1

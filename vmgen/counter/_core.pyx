@@ -97,6 +97,7 @@ cdef class CounterBase:
         if rc != VG_OK:
             raise _exception(&err)
         self._c = c
+        self._fork_gen = vg_fork_generation()
         self._hot = vg_hot_word(c)
         self._interrupt = vg_interrupt_handle()
 
@@ -118,6 +119,24 @@ cdef class CounterBase:
             vg_free(self._c)      # last user out frees what close() could not
             self._c = NULL
 
+    cdef int _adopt(self) except -1:
+        """First use in a forked child: the C state builds this process's own fds/threads (vg_fork.h)."""
+        cdef vg_error err
+        cdef int rc
+        if self._c == NULL:
+            return 0
+        with nogil:
+            rc = vg_adopt(self._c, &err)
+        if rc != VG_OK:
+            raise _exception(&err)
+        self._fork_gen = vg_fork_generation()
+        return 0
+
+    def _after_fork_child(self):
+        """os.register_at_fork(after_in_child=...): no thread of the parent is in a call here, and the
+        parent's asyncio watchers were dropped, so nothing holds the C state busy."""
+        self._busy = 0
+
     # ---- the hot path: one atomic load and a compare, no system call ----
     # binding=False: plain METH_O / METH_NOARGS method descriptors, which CPython 3.11+ specialises at the
     # call site (a cyfunction is called through the generic path).
@@ -128,6 +147,8 @@ cdef class CounterBase:
         """True if the generation has changed since token() returned `token`."""
         if self._hot == NULL:
             raise CounterClosed("the counter is closed")
+        if vg_fork_generation() != self._fork_gen:   # one load: changes only in a forked child
+            self._adopt()
         return vg_hot_load(self._hot) != token
 
     @cython.binding(False)
@@ -135,6 +156,8 @@ cdef class CounterBase:
         """A cheap opaque snapshot (an int) for changed()."""
         if self._hot == NULL:
             raise CounterClosed("the counter is closed")
+        if vg_fork_generation() != self._fork_gen:
+            self._adopt()
         cdef uint64_t t = vg_hot_load(self._hot)
         if t == VG_HOT_BROKEN:   # the file is gone (vg_counter.h): a token changed() never matches
             t ^= 1
@@ -233,6 +256,27 @@ cdef class CounterBase:
     def _drain(self):
         if self._c != NULL:
             vg_drain(self._c)
+
+    def _listen(self):
+        """A new fd of the caller's own (one per event loop), or -1 if this counter has none (re-read)."""
+        cdef vg_error err
+        cdef int fd = -1, rc
+        if self._c == NULL or self._closed:
+            raise CounterClosed("the counter is closed")
+        rc = vg_listen(self._c, &fd, &err)
+        if rc == VG_CLOSED:
+            raise CounterClosed("the counter is closed")
+        if rc != VG_OK:
+            raise _exception(&err)
+        return fd
+
+    def _listen_drain(self, int fd):
+        if self._c != NULL:
+            vg_listen_drain(self._c, fd)
+
+    def _unlisten(self, int fd):
+        if self._c != NULL and fd >= 0:
+            vg_unlisten(self._c, fd)
 
     def _poll_interval(self):
         """Seconds between re-reads when the backend has no notification (0.0 if it has)."""
