@@ -83,7 +83,7 @@ def test_wedged_seq_count_raises_in_bounded_time(tmp_path):
         t0 = time.monotonic()
         with pytest.raises(VmgenError, match="wedged"):
             call()
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < 5.0                # the 1 s deadline, on a loaded machine
     assert isinstance(c.changed(c.token()), bool)        # the hot path is a plain load: never blocks
     c.close()
 
@@ -105,9 +105,15 @@ def test_seqlock_torture_never_torn(tmp_path):
     w = ctx.Process(target=_hammer, args=(p, 60, ready))   # ended below, once the readers are done
     w.start()
     assert ready.wait(10)
-    seen, bad = set(), []
+    seen, bad, errors = set(), [], []
 
     def reader():
+        try:
+            _read_until_overlap()
+        except BaseException as exc:   # a reader that dies must fail the test, not just warn
+            errors.append(exc)
+
+    def _read_until_overlap():
         with vmgen.open("vmclock", path=p) as c:
             # at least 1 s, and on a loaded machine (stress mode) until the writer has been seen at work
             end, cap = time.monotonic() + 1.0, time.monotonic() + 30
@@ -124,6 +130,7 @@ def test_seqlock_torture_never_torn(tmp_path):
         t.join()
     w.terminate()
     w.join(10)
+    assert not errors, errors
     assert not bad, bad[:5]
     assert seen == {A, B}, "the writer and the readers never overlapped; the test proved nothing"
 
