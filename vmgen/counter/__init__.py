@@ -276,6 +276,11 @@ class Counter(_core.CounterBase):
         return f"<vmgen.Counter {self.backend}: {state}>"
 
 
+# Counter's own changed()/token() descriptors: CPython specialises `c.changed(t)` only when the descriptor's type
+# is the instance's exact type (inherited from CounterBase, every call would de-optimise).
+_core.bind_hot_methods(Counter)
+
+
 def _join(t: threading.Thread, timeout: float) -> bool:
     t.join(timeout)
     return not t.is_alive()

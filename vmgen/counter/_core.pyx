@@ -6,6 +6,7 @@ Linux and Windows. vmgen/counter/__init__.py builds the public API on top of Cou
 """
 cimport cython
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t, int64_t
 
 from vmgen.errors import CounterClosed, DeviceNotFound, LayoutError, NotSupported, VmgenError
@@ -310,3 +311,22 @@ cdef class CounterBase:
 
 # Asynchronous event-driven waits (Windows backend, issue 6): AsyncOp, async_start.
 include "_core_async.pxi"
+
+
+cdef extern from "Python.h":
+    ctypedef struct PyMethodDescrObject:
+        PyMethodDef *d_method
+    ctypedef struct PyMethodDef:
+        pass
+    object PyDescr_NewMethod(type cls, PyMethodDef *meth)
+
+
+def bind_hot_methods(type cls):
+    """Give subclass `cls` its own descriptors for changed() and token(). CPython's specialised call of a
+    METH_O / no-argument method descriptor requires the instance's exact type to be the descriptor's type
+    (otherwise it de-optimises on every call), and users hold Counter instances, not CounterBase ones."""
+    if not issubclass(cls, CounterBase):
+        raise TypeError("not a CounterBase subclass")
+    for name in ("changed", "token"):
+        base = CounterBase.__dict__[name]
+        setattr(cls, name, PyDescr_NewMethod(cls, (<PyMethodDescrObject *><PyObject *>base).d_method))
