@@ -19,7 +19,6 @@ The seed is 32 bytes from the kernel (os.urandom) hashed together with the clock
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 import sys
@@ -48,6 +47,8 @@ def fresh_seed(n: int = 32) -> bytes:
     different instants read different nanoseconds."""
     if not 1 <= n <= 64:
         raise ValueError("fresh_seed() gives 1..64 bytes")
+    import hashlib   # here, not at import: it loads OpenSSL, and `import vmgen` imports this module
+
     h = hashlib.blake2b(digest_size=n, person=b"vmgen-reseed")
     h.update(os.urandom(32))
     h.update(struct.pack("<qqqqq", time.time_ns(), time.monotonic_ns(), time.perf_counter_ns(),
