@@ -51,7 +51,10 @@ def test_a_cycle_through_the_buffer_owner_is_collected(make) -> None:
 def test_views_over_non_gc_buffers_are_not_tracked() -> None:
     assert not gc.is_tracked(NicSaveState(bytearray(RAW)))
     assert not gc.is_tracked(NicSaveState(RAW))
-    assert gc.is_tracked(NicSaveState(memoryview(RAW)))    # a memoryview is a GC object
+    # A memoryview is a GC object, but the collector may clear it while our view still holds its export,
+    # and releasing it afterwards crashed CPython: tests/switch/test_switch_contract.py segfaulted every run
+    # while views over memoryviews were tracked.
+    assert not gc.is_tracked(NicSaveState(memoryview(RAW)))
     assert gc.is_tracked(NicSaveState(Owner(RAW)))
 
 
@@ -63,3 +66,4 @@ def test_a_view_still_pins_its_bytearray() -> None:
         b.append(0)
     del v
     b.append(0)
+

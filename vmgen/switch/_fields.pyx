@@ -14,6 +14,7 @@ cimport cython
 from cpython.buffer cimport PyBuffer_FillInfo, PyBuffer_Release, PyObject_GetBuffer, PyBUF_SIMPLE
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE
 from cpython.object cimport PyObject, PyTypeObject
+from cpython.memoryview cimport PyMemoryView_Check
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdlib cimport free, malloc
 from cpython.unicode cimport PyUnicode_AsEncodedString
@@ -324,8 +325,13 @@ cdef int _attach(View v, object buf, Py_ssize_t offset, _Layout lay) except -1:
     Py_INCREF(lay)
     v._lay = <PyObject *>lay
     # A view refers to its exporter; only a GC exporter can refer back (a bytearray subclass holding the
-    # view, a memoryview...), so only then is the view tracked: wrapping a bytearray or bytes stays cheap.
-    if PyType_IS_GC(Py_TYPE(<PyObject *>v)) and PyObject_IS_GC(vg_buf_obj(&v._buf)) and not PyObject_GC_IsTracked(v):
+    # view...), so only then is the view tracked: wrapping a bytearray or bytes stays cheap. Not a memoryview:
+    # the collector may clear a memoryview while it is still exported (memory_clear drops its managed buffer
+    # when the release fails), and our later release of it would then crash inside CPython. A cycle through a
+    # memoryview stays uncollectable, as every view cycle was before.
+    cdef PyObject *exporter = vg_buf_obj(&v._buf)
+    if (PyType_IS_GC(Py_TYPE(<PyObject *>v)) and PyObject_IS_GC(exporter)
+            and not PyMemoryView_Check(<object>exporter) and not PyObject_GC_IsTracked(v)):
         PyObject_GC_Track(<PyObject *>v)
     return 0
 
