@@ -16,9 +16,9 @@ from ..errors import VmgenError
 # What `vmgen --help` tells a user (the module docstring above is for developers).
 DESCRIPTION = ("Notice VM snapshot restore and clone (VM generation counters), and decode Hyper-V "
                "extensible-switch buffers and MOF policies. Without a command: `vmgen status`.")
-EPILOG = ("Run `vmgen COMMAND --help` for a command's options. Documentation: README.md, docs/counter.md "
-          "(status, watch, simulate, doctor), docs/restore-hooks.md, docs/switch.md and docs/mof.md (mof2h, "
-          "decode --mof) in the vmgen source distribution. Exit status: 0 ok, 1 error, 2 usage error.")
+EPILOG = ("Run `vmgen COMMAND --help` for a command's options. Exit status: 0 ok, 1 error, 2 usage error. "
+          "docs: README.md, counter.md (status, watch, simulate, doctor), restore-hooks.md, switch.md, windows.md "
+          "and mof.md (mof2h, decode --mof), in docs/ of vmgen's source distribution.")
 
 # (name, module, help). Each module defines add_arguments(name, parser) and run(args) -> int.
 _SUBCOMMANDS = [
