@@ -86,19 +86,24 @@ def wrap_chain(engine: Any, buf: bytearray) -> Any:
 def test_wrap_allocates_o1(engine: Any, traced: None, what: str) -> None:
     make, wrap = (nic_buffer, wrap_nic) if what == "save_data" else (ppp_buffer, wrap_chain)
     small, big = make(KIB), make(MIB)
-    wrap(engine, small)()  # warm caches (first-call allocations: type caches, interned names)
-    wrap(engine, big)()
+    for _ in range(3):  # warm caches (first-call allocations: type caches, interned names) and let the C
+        wrap(engine, small)()  # engine's view free list reach its steady state, so both measurements see the
+        wrap(engine, big)()    # same reuse and differ only by what the buffer's size costs
     a_small, r_small = measure(wrap(engine, small))
+    small_size = r_small[3]
+    del r_small  # its views back to the engine's free list, so the second measurement starts where the first did
     a_big, r_big = measure(wrap(engine, big))
     if what == "save_data":
-        assert r_big[3] == 0xFFFF and r_small[3] == KIB - 568
+        assert r_big[3] == 0xFFFF and small_size == KIB - 568
     else:
         assert r_big[5] == (MIB - 80 - 596) // 4 and r_big[6] == MIB - 64
     # one view + one memoryview: < 2 KiB; the chain makes 3 views and 5 memoryviews (parameters ->
     # property_buffer -> custom -> its property_buffer -> settings -> array): still a constant
     limit = LIMIT if what == "save_data" else 2 * LIMIT
     assert a_small < limit and a_big < limit, (a_small, a_big)
-    assert abs(a_big - a_small) <= 256, f"allocation depends on the buffer size: {a_small} vs {a_big}"
+    # A copy of any part would cost up to 1 MiB here; the slack covers the views' free list and large-int
+    # results (under pytest the chain's two runs have differed by up to ~500 bytes, alone by 28).
+    assert abs(a_big - a_small) <= 1024, f"allocation depends on the buffer size: {a_small} vs {a_big}"
 
 
 def test_export_and_arrays_allocate_o1(engine: Any, traced: None) -> None:
