@@ -160,6 +160,9 @@ def test_readme_commands_work_verbatim_in_a_fresh_clone(tmp_path: Path) -> None:
         if "--ratios" in bench:
             for op in ("read", "write", "wrap", "decode"):
                 assert re.search(rf"^{op}\s+\S+.*\d+\.\d+x", r.stdout, re.M), _tail(r)
+        elif "--callgrind" in bench:   # the instruction-count table, one row per hot path, a ratio in each
+            for row in ("c.changed(t)", "vmgen.NicSaveState(buf)", "v.port_id", "v.port_id = 5"):
+                assert re.search(rf"^\| `{re.escape(row)}`.* \| \d+\.\d+x", r.stdout, re.M), _tail(r)
         else:
             for op in ("read", "write", "wrap", "decode"):   # the C engine's views ran
                 assert f"PASSED benchmarks/bench_views.py::test_{op}_vmgen" in r.stdout, _tail(r)
