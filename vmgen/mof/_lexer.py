@@ -26,7 +26,7 @@ PRAGMA = "#pragma"
 ALIAS = "alias"
 EOF = "end of input"
 
-PUNCT_CHARS = frozenset("{}[]();,:=+-")
+PUNCT_CHARS = frozenset("{}[]();,:=+-.")
 _MAX_DIGITS = 1000  # decimal literals longer than this are refused (no MOF needs them; int() has limits)
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "'": "'", "\\": "\\", "0": "\0"}
 
@@ -39,13 +39,14 @@ _TOKEN = re.compile(_SKIP + r"""(?:
   | (?P<s>"(?:[^"\\\r\n]|\\[^\r\n])*")
   | (?P<n>(?:0[xX][0-9A-Fa-f]+|[01]+[bB]|[0-9]*\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+|[0-9]+)
           (?![A-Za-z0-9_.]))
+  | (?P<d>\.)
   | (?P<c>'(?:[^'\\\r\n]|\\(?:[xX][0-9A-Fa-f]{1,4}|[^\r\nxX]))')
   | (?P<h>\#[ \t]*[pP][rR][aA][gG][mM][aA](?![A-Za-z0-9_]))
   | (?P<a>\$""" + _ID + r""")
   | (?P<e>\Z)
 )""", re.VERBOSE)
 _ESCAPE = re.compile(r"\\(?:[xX]([0-9A-Fa-f]{1,4})|(.))")
-_KINDS = {"i": IDENT, "p": PUNCT, "s": STRING, "n": INT, "c": CHAR, "h": PRAGMA, "a": ALIAS, "e": EOF}
+_KINDS = {"i": IDENT, "p": PUNCT, "d": PUNCT, "s": STRING, "n": INT, "c": CHAR, "h": PRAGMA, "a": ALIAS, "e": EOF}
 
 
 
@@ -137,7 +138,7 @@ def scan(text: str, pos: Positions) -> Tuple[List[str], List[Any], List[int], Li
         if g == "i":
             kind_add(IDENT)
             val_add(text[start:end])
-        elif g == "p":
+        elif g == "p" or g == "d":
             c = text[start]
             kind_add(c)
             val_add(c)

@@ -11,6 +11,8 @@ TYPES = INTEGER_TYPES + ("boolean", "char16", "string", "datetime")
 # Every MofProperty.type the parser gives: TYPES, floating point, "object" (an embedded object: WMI's
 # `object X` or `ClassName X`; embedded_class names the class) and "ref" (ref_class names the class).
 ALL_TYPES = TYPES + ("real32", "real64", "object", "ref")
+# MOF v3 (DSP0221 3.0): a property typed by a structure or an enumeration (type_name names it).
+V3_TYPES = ("structure", "enumeration")
 
 
 def _lookup(qualifiers: Dict[str, Any], name: str, default: Any) -> Any:
@@ -53,6 +55,11 @@ class MofProperty:
     column: int = 0
     ref_class: Optional[str] = None       # type "ref": the referenced class (``Foo REF X``)
     embedded_class: Optional[str] = None  # type "object": the embedded object's class (None: any)
+    # MOF v3: type "structure" / "enumeration" names the declaration here; ``declaration`` is the
+    # MofStructure / MofEnumeration it resolved to (where it was declared before use).
+    type_name: Optional[str] = None
+    declaration: Any = field(default=None, compare=False, repr=False)
+    class_origin: Optional[str] = None    # set by resolve(): the class that declared the property
 
     def qualifier(self, name: str, default: Any = None) -> Any:
         """The value of qualifier ``name`` (case-insensitive), or ``default``."""
@@ -95,6 +102,9 @@ class MofClass:
     kind: str = "class"             # "association" / "indication": the MOF v3 keyword or the qualifier
     alias: Optional[str] = None     # ``class X as $A``
     path: Optional[str] = None      # the file it came from (parse_file, #pragma include)
+    structures: List["MofStructure"] = field(default_factory=list)      # MOF v3, declared in the class
+    enumerations: List["MofEnumeration"] = field(default_factory=list)  # MOF v3, declared in the class
+    resolved: bool = False          # made by resolve(): inherited properties included
 
     @property
     def references(self) -> List[MofProperty]:
@@ -146,6 +156,89 @@ class MofMethod:
         return _lookup(self.qualifiers, name, default)
 
 
+@dataclass
+class MofStructure:
+    """MOF v3 ``structure Name [: Super] { properties, nested structures and enumerations };``"""
+
+    name: str
+    superstructure: Optional[str] = None
+    qualifiers: Dict[str, Any] = field(default_factory=dict)
+    flavors: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    properties: List[MofProperty] = field(default_factory=list)
+    structures: List["MofStructure"] = field(default_factory=list)
+    enumerations: List["MofEnumeration"] = field(default_factory=list)
+    path: Optional[str] = None
+    line: int = 0
+    column: int = 0
+    base: Optional["MofStructure"] = field(default=None, compare=False, repr=False)  # the superstructure
+
+    def qualifier(self, name: str, default: Any = None) -> Any:
+        return _lookup(self.qualifiers, name, default)
+
+    def all_properties(self) -> List[MofProperty]:
+        """The superstructures' properties first (a redeclared name replaces the inherited one in place)."""
+        props = self.base.all_properties() if self.base is not None else []
+        index = {p.name.lower(): i for i, p in enumerate(props)}
+        for p in self.properties:
+            i = index.get(p.name.lower())
+            if i is None:
+                index[p.name.lower()] = len(props)
+                props.append(p)
+            else:
+                props[i] = p
+        return props
+
+    def get_property(self, name: str) -> MofProperty:
+        low = name.lower()
+        for p in self.all_properties():
+            if p.name.lower() == low:
+                return p
+        raise KeyError(f"structure {self.name} has no property {name!r}")
+
+
+@dataclass
+class MofEnumValue:
+    """One value of an enumeration: ``Name = 3`` (integer) or ``Name [= "text"]`` (string; default: Name)."""
+
+    name: str
+    value: Any
+    qualifiers: Dict[str, Any] = field(default_factory=dict)
+    flavors: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    line: int = 0
+    column: int = 0
+
+
+@dataclass
+class MofEnumeration:
+    """MOF v3 ``enumeration Name : base { values };`` (base: an integer type, string, or another enumeration,
+    whose values come first and whose type ``base_type`` is)."""
+
+    name: str
+    base_type: str
+    superenumeration: Optional[str] = None
+    values: List[MofEnumValue] = field(default_factory=list)
+    qualifiers: Dict[str, Any] = field(default_factory=dict)
+    flavors: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    path: Optional[str] = None
+    line: int = 0
+    column: int = 0
+
+    @property
+    def is_integer(self) -> bool:
+        return self.base_type in INTEGER_TYPES
+
+    def qualifier(self, name: str, default: Any = None) -> Any:
+        return _lookup(self.qualifiers, name, default)
+
+    def get_value(self, name: str) -> MofEnumValue:
+        """The value called ``name`` (case-insensitive); KeyError if there is none."""
+        low = name.lower()
+        for v in self.values:
+            if v.name.lower() == low:
+                return v
+        raise KeyError(f"enumeration {self.name} has no value {name!r}")
+
+
 @dataclass(frozen=True)
 class MofAliasRef:
     """A value written ``$name``: refers to the instance or class declared ``as $name``."""
@@ -167,6 +260,7 @@ class MofInstance:
     path: Optional[str] = None
     line: int = 0
     column: int = 0
+    kind: str = "instance"   # "value": MOF v3 ``value of Structure {...}``
 
     def value(self, name: str, default: Any = None) -> Any:
         """The value given for property ``name`` (case-insensitive), or ``default``."""
@@ -211,6 +305,8 @@ class MofDocument:
     pragmas: List[MofPragma] = field(default_factory=list)
     files: List[str] = field(default_factory=list)   # the files read (parse_file and #pragma include)
     warnings: List[str] = field(default_factory=list)  # e.g. a file read as Windows-1252
+    structures: List[MofStructure] = field(default_factory=list)      # MOF v3, top level
+    enumerations: List[MofEnumeration] = field(default_factory=list)  # MOF v3, top level
 
     def get_class(self, name: str) -> MofClass:
         low = name.lower()
@@ -218,3 +314,8 @@ class MofDocument:
             if c.name.lower() == low:
                 return c
         raise KeyError(f"no class {name!r}")
+
+    def resolve(self, name: str) -> MofClass:
+        """Class ``name`` with its superclasses' properties (see vmgen.mof.resolve)."""
+        from ._resolve import resolve
+        return resolve(self.classes, name, self.qualifier_decls)

@@ -32,8 +32,8 @@ import re
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ._lexer import ALIAS, CHAR, EOF, IDENT, INT, PRAGMA, REAL, STRING, Positions, describe, scan
-from ._model import (ALL_TYPES, INTEGER_TYPES, TYPES, MofAliasRef, MofClass, MofDocument, MofInstance, MofMethod,
-                     MofPragma, MofProperty, MofQualifierDecl)
+from ._model import (ALL_TYPES, INTEGER_TYPES, TYPES, MofAliasRef, MofClass, MofDocument, MofEnumeration,
+                     MofEnumValue, MofInstance, MofMethod, MofPragma, MofProperty, MofQualifierDecl, MofStructure)
 from ..errors import MofError
 
 FLAVORS = {f.lower(): f for f in ("Amended", "ToSubclass", "NotToSubclass", "DisableOverride", "EnableOverride",
@@ -49,10 +49,6 @@ _INT_RANGES = {
 CIM_DATETIME_CHARS = 25  # yyyymmddHHMMSS.mmmmmmsUUU
 _DATA_TYPES = frozenset(TYPES + ("real32", "real64"))
 _MAX_DEPTH = 64          # nested embedded instances and #pragma include
-_UNSUPPORTED_TOP = {
-    "structure": "structure declaration (MOF v3)",
-    "enumeration": "enumeration declaration (MOF v3)",
-}
 _NUMERIC_LIKE = re.compile(r"(?:u?int|sint|real|float)[0-9]+")
 
 # Reads an included file: (path) -> (text, warnings). Set by vmgen.mof._source (it owns the encodings).
@@ -94,7 +90,8 @@ Quals = Tuple[Dict[str, Any], Dict[str, Tuple[str, ...]]]
 
 class _Parser:
     def __init__(self, text: str, doc: MofDocument, path: Optional[str], loader: Optional[Loader],
-                 pragmas: Dict[str, Any], depth: int, including: Tuple[str, ...]) -> None:
+                 pragmas: Dict[str, Any], depth: int, including: Tuple[str, ...],
+                 types: Optional[Dict[str, Any]] = None) -> None:
         self.text = text
         self.pos = Positions(text if isinstance(text, str) else "")
         self.kinds, self.vals, self.starts, self.ends = scan(text, self.pos)
@@ -106,6 +103,8 @@ class _Parser:
         self.pragmas = pragmas
         self.depth = depth
         self.including = including
+        # MOF v3 type names in scope, innermost last: [top level (shared with included files), class, ...]
+        self.scopes: List[Dict[str, Any]] = [types if types is not None else {}]
 
     # -- token helpers --------------------------------------------------------------------------------
     def where(self, i: int) -> Tuple[int, int]:
@@ -132,6 +131,19 @@ class _Parser:
 
     def is_word(self, word: str) -> bool:
         return self.kinds[self.i] == IDENT and self.vals[self.i].lower() == word
+
+    def is_word_at(self, i: int, word: str) -> bool:
+        i = min(i, self.last)
+        return self.kinds[i] == IDENT and self.vals[i].lower() == word
+
+    def at_type_decl(self) -> bool:
+        """``structure X {`` / ``structure X : Y {`` / ``enumeration X : T {`` (not a property of a class
+        that happens to be called Structure: that has ';' or '[' after its name)."""
+        i = self.i
+        if not (self.is_word("structure") or self.is_word("enumeration")):
+            return False
+        j = min(i + 2, self.last)
+        return self.kinds[min(i + 1, self.last)] == IDENT and self.kinds[j] in ("{", ":")
 
     def expect_punct(self, c: str, context: str) -> int:
         i = self.i
@@ -167,20 +179,23 @@ class _Parser:
                 cls = self.class_decl(quals, word)
                 key = cls.name.lower()
                 if key in seen:
-                    raise MofError(f"class {cls.name} is declared twice (first at line {seen[key].line})",
-                                   cls.line, cls.column)
+                    if _signature(cls) == _signature(seen[key]):
+                        continue   # the same declaration again (e.g. a header preprocessed in twice)
+                    raise MofError(f"class {cls.name} is declared twice, differently (first at line "
+                                   f"{seen[key].line})", cls.line, cls.column)
                 seen[key] = cls
                 self.doc.classes.append(cls)
-            elif word == "instance":
+            elif word == "instance" or (word == "value" and self.is_word_at(i + 1, "of")):
                 inst = self.instance(quals, embedded=False)
                 self.doc.instances.append(inst)
             elif word == "qualifier" and not quals[0]:
                 self.doc.qualifier_decls.append(self.qualifier_decl())
-            elif word in _UNSUPPORTED_TOP:
-                raise self.unsupported(i, _UNSUPPORTED_TOP[word])
+            elif self.at_type_decl():
+                decl = self.type_decl(quals)
+                (self.doc.structures if isinstance(decl, MofStructure) else self.doc.enumerations).append(decl)
             else:
-                raise self.error(i, "expected 'class', 'instance of', 'qualifier', '[' or '#pragma', "
-                                    f"found {self.describe(i)}")
+                raise self.error(i, "expected 'class', 'instance of', 'qualifier', 'structure', 'enumeration', "
+                                    f"'[' or '#pragma', found {self.describe(i)}")
 
     def pragma(self) -> None:
         start = self.advance()  # #pragma
@@ -227,7 +242,7 @@ class _Parser:
         self.doc.files.append(target)
         self.doc.warnings.extend(warnings)
         child = _Parser(text, self.doc, target, self.loader, self.pragmas, self.depth + 1,
-                        self.including + (target,))
+                        self.including + (target,), self.scopes[0])
         try:
             child.parse()
         except MofError as exc:
@@ -260,9 +275,14 @@ class _Parser:
                        pragmas=dict(self.pragmas), line=line, column=col, kind=kind, alias=alias, path=self.path)
         names: Dict[str, MofProperty] = {}
         methods: Dict[str, MofMethod] = {}
+        self.scopes.append({})
         while not self.is_punct("}"):
             if self.kinds[self.i] == EOF:
                 raise self.error(self.i, f"expected '}}' to close class {cls.name}, found end of input")
+            nested = self.nested_type_decl()
+            if nested is not None:
+                (cls.structures if isinstance(nested, MofStructure) else cls.enumerations).append(nested)
+                continue
             feature = self.feature(cls.name)
             key = feature.name.lower()
             if isinstance(feature, MofMethod):
@@ -277,9 +297,169 @@ class _Parser:
                                f"(first at line {names[key].line})", feature.line, feature.column)
             names[key] = feature
             cls.properties.append(feature)
+        self.scopes.pop()
         self.advance()  # }
         self.expect_punct(";", f"after the closing '}}' of class {cls.name}")
         return cls
+
+    # -- MOF v3 structures and enumerations ---------------------------------------------------------------
+    def nested_type_decl(self) -> Any:
+        """A structure or enumeration declared inside a class or structure body, or None."""
+        start = self.i
+        quals: Quals = ({}, {})
+        if self.is_punct("["):
+            quals = self.qualifier_list()
+        if self.at_type_decl():
+            return self.type_decl(quals)
+        self.i = start   # a property or method: feature() reads its qualifiers again
+        return None
+
+    def lookup_type(self, name: str) -> Any:
+        low = name.lower()
+        for scope in reversed(self.scopes):
+            decl = scope.get(low)
+            if decl is not None:
+                return decl
+        return None
+
+    def type_decl(self, quals: Quals) -> Any:
+        kw = self.i
+        name_i = min(kw + 1, self.last)
+        name = self.vals[name_i]
+        scope = self.scopes[-1]
+        if name.lower() in scope:
+            first = scope[name.lower()]
+            raise self.error(name_i, f"{name} is declared twice in this scope (first at line {first.line})")
+        decl = self.structure_decl(quals) if self.is_word("structure") else self.enumeration_decl(quals)
+        scope[name.lower()] = decl
+        return decl
+
+    def structure_decl(self, quals: Quals) -> MofStructure:
+        kw = self.advance()  # structure
+        name = self.vals[self.expect_ident("a structure name after 'structure'")]
+        line, col = self.where(kw)
+        st = MofStructure(name, qualifiers=quals[0], flavors=quals[1], path=self.path, line=line, column=col)
+        if self.is_punct(":"):
+            self.advance()
+            si = self.expect_ident(f"a structure name after ':' in structure {name}")
+            base = self.lookup_type(self.vals[si])
+            if not isinstance(base, MofStructure):
+                raise self.error(si, f"structure {name}: {self.vals[si]!r} is not a structure declared before it")
+            st.superstructure, st.base = base.name, base
+        self.expect_punct("{", f"to open the body of structure {name}")
+        names: Set[str] = set()
+        self.scopes.append({})
+        while not self.is_punct("}"):
+            if self.kinds[self.i] == EOF:
+                raise self.error(self.i, f"expected '}}' to close structure {name}, found end of input")
+            nested = self.nested_type_decl()
+            if nested is not None:
+                (st.structures if isinstance(nested, MofStructure) else st.enumerations).append(nested)
+                continue
+            feature_i = self.i
+            feature = self.feature(name)
+            if isinstance(feature, MofMethod):
+                raise self.error(feature_i, f"structure {name} cannot declare a method ({feature.name}): "
+                                            "only classes have methods")
+            if feature.name.lower() in names:
+                raise MofError(f"property {feature.name} is declared twice in structure {name}",
+                               feature.line, feature.column)
+            names.add(feature.name.lower())
+            st.properties.append(feature)
+        self.scopes.pop()
+        self.advance()  # }
+        self.expect_punct(";", f"after the closing '}}' of structure {name}")
+        return st
+
+    def enumeration_decl(self, quals: Quals) -> MofEnumeration:
+        kw = self.advance()  # enumeration
+        name = self.vals[self.expect_ident("an enumeration name after 'enumeration'")]
+        self.expect_punct(":", f"after enumeration {name} (enumeration NAME : uint8|...|string|ENUM {{...}})")
+        bi = self.expect_ident(f"the base type of enumeration {name}")
+        base_text = self.vals[bi]
+        line, col = self.where(kw)
+        en = MofEnumeration(name, base_text.lower(), qualifiers=quals[0], flavors=quals[1], path=self.path,
+                            line=line, column=col)
+        if en.base_type not in INTEGER_TYPES and en.base_type != "string":
+            base = self.lookup_type(base_text)
+            if not isinstance(base, MofEnumeration):
+                raise self.error(bi, f"enumeration {name}: base {base_text!r} is neither an integer type "
+                                     f"({', '.join(INTEGER_TYPES)}), string, nor an enumeration declared before it")
+            en.base_type, en.superenumeration = base.base_type, base.name
+            en.values = list(base.values)
+        seen = {v.name.lower() for v in en.values}
+        self.expect_punct("{", f"to open the values of enumeration {name}")
+        if not self.is_punct("}"):
+            while True:
+                vq: Quals = ({}, {})
+                if self.is_punct("["):
+                    vq = self.qualifier_list()
+                vi = self.expect_ident(f"a value name in enumeration {name}")
+                vname = self.vals[vi]
+                if vname.lower() in seen:
+                    raise self.error(vi, f"value {vname} is declared twice in enumeration {name}")
+                seen.add(vname.lower())
+                vline, vcol = self.where(vi)
+                en.values.append(MofEnumValue(vname, self.enum_value_literal(en, vname, vi), vq[0], vq[1],
+                                              vline, vcol))
+                if not self.is_punct(","):
+                    break
+                self.advance()
+        self.expect_punct("}", f"or ',' in enumeration {name}")
+        self.expect_punct(";", f"after the closing '}}' of enumeration {name}")
+        return en
+
+    def enum_value_literal(self, en: MofEnumeration, vname: str, vi: int) -> Any:
+        if not self.is_punct("="):
+            if en.is_integer:
+                raise self.error(self.i, f"value {vname} of integer enumeration {en.name} needs '= <integer>' "
+                                         "(DSP0221: only string enumeration values may omit it)")
+            return vname    # a string enumeration value without one stands for its name
+        self.advance()
+        at = self.i
+        value = self.value(f"value {vname} of enumeration {en.name}")
+        if en.is_integer:
+            lo, hi = _INT_RANGES[en.base_type]
+            if not _is_int(value) or not lo <= value <= hi:
+                raise self.error(at, f"value {vname} of enumeration {en.name} must be a {en.base_type} "
+                                     f"({lo}..{hi}), not {value!r}")
+        elif not isinstance(value, str):
+            raise self.error(at, f"value {vname} of string enumeration {en.name} must be a string, not {value!r}")
+        return value
+
+    def enum_initializer(self, prop: MofProperty, context: str) -> Any:
+        """``= Name``, ``= Enum.Name``, ``= {A, B}`` or ``= null`` for an enumeration-typed property: the
+        values (ints of an integer enumeration, strs of a string one)."""
+        if self.is_punct("{"):
+            self.advance()
+            items: List[Any] = []
+            if not self.is_punct("}"):
+                while True:
+                    items.append(self.enum_ref(prop, context))
+                    if not self.is_punct(","):
+                        break
+                    self.advance()
+            self.expect_punct("}", f"or ',' in {context}")
+            return tuple(items)
+        if self.is_word("null"):
+            self.advance()
+            return None
+        return self.enum_ref(prop, context)
+
+    def enum_ref(self, prop: MofProperty, context: str) -> Any:
+        en: MofEnumeration = prop.declaration
+        first = self.expect_ident(f"a value of enumeration {en.name} in {context}")
+        name = self.vals[first]
+        if self.is_punct("."):
+            self.advance()
+            if name.lower() != en.name.lower():
+                raise self.error(first, f"{name}.: {prop.name} is of enumeration {en.name}, not {name}")
+            name = self.vals[self.expect_ident(f"a value name after '{en.name}.'")]
+        try:
+            return en.get_value(name).value
+        except KeyError:
+            raise self.error(first, f"enumeration {en.name} has no value {name!r} (it has "
+                                    f"{', '.join(v.name for v in en.values) or 'none'})") from None
 
     def alias_decl(self) -> Optional[str]:
         if not self.is_word("as"):
@@ -385,24 +565,30 @@ class _Parser:
         return decl
 
     # -- features --------------------------------------------------------------------------------------------
-    def type_ref(self, what: str, allow_void: bool = False) -> Tuple[int, str, Optional[str], Optional[str]]:
-        """A type in property, parameter or method position: (token, type, ref_class, embedded_class)."""
+    def type_ref(self, what: str, allow_void: bool = False) -> Tuple[int, str, Optional[str], Optional[str], Any]:
+        """A type in property, parameter or method position: (token, type, ref_class, embedded_class or the
+        MOF v3 type's name, its MofStructure/MofEnumeration)."""
         type_i = self.expect_ident(what)
         text = self.vals[type_i]
         low = text.lower()
         if self.is_word("ref"):
             self.advance()
-            return type_i, "ref", text, None
+            return type_i, "ref", text, None, None
         if low in _DATA_TYPES:
-            return type_i, low, None, None
+            return type_i, low, None, None, None
         if low == "object":
-            return type_i, "object", None, None
+            return type_i, "object", None, None, None
         if low == "void" and allow_void:
-            return type_i, "void", None, None
+            return type_i, "void", None, None, None
         if _NUMERIC_LIKE.fullmatch(low):
             raise self.error(type_i, f"unknown type {text!r} (MOF's numeric types: "
                                      f"{', '.join(INTEGER_TYPES)}, real32, real64)")
-        return type_i, "object", None, text  # WMI: an embedded object of class `text`
+        decl = self.lookup_type(text)
+        if isinstance(decl, MofStructure):
+            return type_i, "structure", None, decl.name, decl
+        if isinstance(decl, MofEnumeration):
+            return type_i, "enumeration", None, decl.name, decl
+        return type_i, "object", None, text, None  # WMI: an embedded object of class `text`
 
     def feature(self, class_name: str) -> Any:
         quals: Quals = ({}, {})
@@ -411,7 +597,7 @@ class _Parser:
         if self.kinds[self.i] != IDENT:
             raise self.error(self.i, f"expected a property type (uint8 ... string), a reference, a method or "
                                      f"'}}', found {self.describe(self.i)}")
-        type_i, mof_type, ref_class, embedded = self.type_ref("a property type", allow_void=True)
+        type_i, mof_type, ref_class, embedded, decl = self.type_ref("a property type", allow_void=True)
         ret_array = False
         if self.kinds[self.i] == "[" and self.kinds[self.i + 1] == "]":
             ret_array = True   # a method returning an array: `string[] Foo()` (WMI)
@@ -421,21 +607,28 @@ class _Parser:
         name = self.vals[name_i]
         line, col = self.where(type_i)
         if self.is_punct("("):
+            if decl is not None:   # a method returning a structure or enumeration: keep its name
+                return self.method(quals, name, mof_type, None, embedded, ret_array, line, col)
             return self.method(quals, name, mof_type, ref_class, embedded, ret_array, line, col)
         if mof_type == "void" or ret_array:
             raise self.error(type_i if mof_type == "void" else name_i,
                              f"{name}: only a method (with '(...)') can be declared this way")
-        prop = MofProperty(name=name, type=mof_type, qualifiers=quals[0], flavors=quals[1], line=line, column=col,
-                           ref_class=ref_class, embedded_class=embedded)
+        prop = _make_property(name, mof_type, quals, line, col, ref_class, embedded, decl)
         self.array_suffix(prop)
         if self.is_punct("="):
             self.advance()
-            vi = self.i
-            prop.default = self.initializer(f"the initializer of {name}")
-            prop.has_default = True
-            self.check_default(prop, vi, "property")
+            self.default(prop, f"the initializer of {name}", "property")
         self.expect_punct(";", f"after property {name}")
         return prop
+
+    def default(self, prop: MofProperty, context: str, what: str) -> None:
+        vi = self.i
+        if prop.type == "enumeration":
+            prop.default = self.enum_initializer(prop, context)
+        else:
+            prop.default = self.initializer(context)
+        prop.has_default = True
+        self.check_default(prop, vi, what)
 
     def method(self, quals: Quals, name: str, ret: str, ref_class: Optional[str], embedded: Optional[str],
                ret_array: bool, line: int, col: int) -> MofMethod:
@@ -448,21 +641,17 @@ class _Parser:
                 pq: Quals = ({}, {})
                 if self.is_punct("["):
                     pq = self.qualifier_list()
-                ti, ptype, pref, pemb = self.type_ref(f"a parameter type in method {name}()")
+                ti, ptype, pref, pemb, pdecl = self.type_ref(f"a parameter type in method {name}()")
                 pi = self.expect_ident(f"a parameter name after type {self.vals[ti]}")
                 pline, pcol = self.where(ti)
-                param = MofProperty(name=self.vals[pi], type=ptype, qualifiers=pq[0], flavors=pq[1], line=pline,
-                                    column=pcol, ref_class=pref, embedded_class=pemb)
+                param = _make_property(self.vals[pi], ptype, pq, pline, pcol, pref, pemb, pdecl)
                 if param.name.lower() in seen:
                     raise self.error(pi, f"parameter {param.name} of method {name}() is declared twice")
                 seen.add(param.name.lower())
                 self.array_suffix(param)
                 if self.is_punct("="):
                     self.advance()
-                    vi = self.i
-                    param.default = self.initializer(f"the default of parameter {param.name}")
-                    param.has_default = True
-                    self.check_default(param, vi, "parameter")
+                    self.default(param, f"the default of parameter {param.name}", "parameter")
                 m.parameters.append(param)
                 if not self.is_punct(","):
                     break
@@ -485,16 +674,17 @@ class _Parser:
 
     # -- instances -------------------------------------------------------------------------------------------
     def instance(self, quals: Quals, embedded: bool) -> MofInstance:
-        kw = self.advance()  # instance
-        self.expect_word("of", "after 'instance'")
-        class_name = self.vals[self.expect_ident("a class name after 'instance of'")]
+        kw = self.advance()  # instance / value (MOF v3: a structure value)
+        kind = self.vals[kw].lower()
+        self.expect_word("of", f"after '{self.vals[kw]}'")
+        class_name = self.vals[self.expect_ident(f"a class name after '{kind} of'")]
         alias = self.alias_decl()
         self.expect_punct("{", f"to open the instance of {class_name}")
         if self.depth >= _MAX_DEPTH:
             raise self.error(kw, f"instances nested more than {_MAX_DEPTH} deep")
         line, col = self.where(kw)
         inst = MofInstance(class_name, qualifiers=quals[0], flavors=quals[1], alias=alias,
-                           pragmas=dict(self.pragmas), path=self.path, line=line, column=col)
+                           pragmas=dict(self.pragmas), path=self.path, line=line, column=col, kind=kind)
         seen: Set[str] = set()
         while not self.is_punct("}"):
             if self.kinds[self.i] == EOF:
@@ -563,7 +753,7 @@ class _Parser:
             if word in ("true", "false", "null"):
                 self.advance()
                 return {"true": True, "false": False, "null": None}[word]
-            if word == "instance":
+            if word == "instance" or (word == "value" and self.is_word_at(i + 1, "of")):
                 self.depth += 1
                 try:
                     return self.instance(({}, {}), embedded=True)
@@ -629,9 +819,37 @@ class _Parser:
         elif t == "object":
             if not isinstance(value, (MofInstance, MofAliasRef, str)):
                 raise self.error(vi, f"default of embedded object {prop.name} must be an instance")
+        elif t == "structure":
+            if not isinstance(value, (MofInstance, MofAliasRef)):
+                raise self.error(vi, f"default of {prop.name} (structure {prop.type_name}) must be "
+                                     f"'value of {prop.type_name} {{...}}'")
 
 
 assert set(_DATA_TYPES) | {"object", "ref"} == set(ALL_TYPES)
+
+
+def _make_property(name: str, mof_type: str, quals: Quals, line: int, col: int, ref_class: Optional[str],
+                   embedded: Optional[str], decl: Any) -> MofProperty:
+    if decl is not None:   # MOF v3: typed by a structure or an enumeration
+        return MofProperty(name=name, type=mof_type, qualifiers=quals[0], flavors=quals[1], line=line, column=col,
+                           type_name=embedded, declaration=decl)
+    return MofProperty(name=name, type=mof_type, qualifiers=quals[0], flavors=quals[1], line=line, column=col,
+                       ref_class=ref_class, embedded_class=embedded)
+
+
+def _feature_signature(p: MofProperty) -> Tuple[Any, ...]:
+    return (p.name, p.type, p.is_array, p.array_size, repr(p.default), p.has_default, repr(p.qualifiers),
+            p.flavors, p.ref_class, p.embedded_class, p.type_name)
+
+
+def _signature(c: MofClass) -> Tuple[Any, ...]:
+    """What a class declaration says, without where it says it (line, column, file)."""
+    return (c.name, c.superclass, repr(c.qualifiers), c.flavors, c.kind, c.alias,
+            tuple(_feature_signature(p) for p in c.properties),
+            tuple((m.name, m.return_type, m.return_is_array, m.return_ref_class, m.return_embedded_class,
+                   repr(m.qualifiers), m.flavors, tuple(_feature_signature(p) for p in m.parameters))
+                  for m in c.methods),
+            repr(c.structures), repr(c.enumerations))
 
 
 def parse_document(text: str, path: Optional[str] = None, loader: Optional[Loader] = None) -> MofDocument:
