@@ -9,7 +9,9 @@ from ..errors import MofError
 from ..switch import layout as L
 from ..switch.compiled import CompiledLayout
 from ..switch.versions import encode_version
-from ._model import TYPES, MofClass, MofDocument, MofProperty
+from dataclasses import dataclass
+
+from ._model import INTEGER_TYPES, TYPES, MofClass, MofDocument, MofEnumeration, MofProperty, MofStructure
 from ._parser import CIM_DATETIME_CHARS
 from ._parser import parse_document as _parse_document
 from ._source import decode_mof, read_mof_file, warn
@@ -186,6 +188,9 @@ class _Slot:
 
 def _why_not(p: MofProperty) -> str:
     t = p.type
+    if t == "enumeration":
+        return (f"enumeration {p.type_name} is a string enumeration, which has no integer slot (declare the "
+                "property string with MaxLen(n), or make the enumeration's base an integer type)")
     if t in ("real32", "real64"):
         return f"{t} is floating point, which the serialized policy layout has no slot for"
     if t == "ref":
@@ -200,6 +205,8 @@ def _property_slots(cls: MofClass, p: MofProperty) -> Tuple[List[_Slot], str]:
     """The members one property serializes to, and the accessor kind."""
     n = p.name
     t = p.type
+    if t == "enumeration" and isinstance(p.declaration, MofEnumeration) and p.declaration.is_integer:
+        t = p.declaration.base_type   # an integer enumeration is its base integer type in the struct
     if t not in TYPES:
         raise _err(p, f"property {n} of {cls.name} cannot be laid out in a policy struct: {_why_not(p)}")
     if p.is_array and t in ("string", "datetime"):
@@ -210,7 +217,7 @@ def _property_slots(cls: MofClass, p: MofProperty) -> Tuple[List[_Slot], str]:
     if p.max is not None and not p.is_array:
         raise _err(p, f"Max(n) sizes an array; {n} is not an array (declare it {t} {n}[])")
     if p.is_array:
-        if t not in C_TYPES:
+        if t not in C_TYPES:  # pragma: no cover - string/datetime arrays are refused above
             raise _err(p, f"unsupported MOF construct: array of {t} ({n})")
         size = p.max
         if p.array_size is not None:
@@ -257,11 +264,154 @@ def _apply_overrides(cls: MofClass, slots: List[_Slot], elements: Dict[str, L.Pr
             if slot is None or slot.role == "chars":
                 raise _err(prop, f"c_types: {prop.name} is a {prop.type}; retype its members by name "
                                  f"({', '.join(s.name for s in slots if s.prop is prop)}) instead")
+        if slot.role == "structure":
+            raise _err(slot.prop, f"c_types: {slot.name} is an inline structure ({slot.prop.type_name}); "
+                                  "its members keep their MOF types")
         if slot.role == "chars":
             raise _err(slot.prop, f"c_types: {slot.name} holds the string's characters and must stay WCHAR")
         if slot.role in ("count", "offset") and prim.signed:
             raise _err(slot.prop, f"c_types: {slot.name} is a {slot.role} and must be unsigned, not {prim.name}")
         slot.prim = prim
+
+
+def _members_in_order(st: MofStructure) -> List[MofProperty]:
+    """A structure's members (superstructures' first): in WmiDataId order when they carry WmiDataId (the
+    same 1..N rule as a class), else in declaration order."""
+    props = st.all_properties()
+    if any(q.wmi_data_id is not None for q in props):
+        return _ordered(MofClass(st.name, properties=props, line=st.line, column=st.column))
+    return props
+
+
+def _accessor(kind: str, attr: str, path: str, elements: Dict[str, L.Prim]) -> L.Accessor:
+    if kind == "int":
+        return L.Int(attr, path)
+    if kind == "cstr":
+        return L.CountedString(attr, path + "ByteCount", path)
+    if kind == "ostr":
+        return L.OffsetString(attr, path + "Offset")
+    if kind == "farr":
+        return L.FixedArray(attr, path + "ElementCount", path)
+    return L.OffsetArray(attr, path + "ElementCount", path + "Offset", elements[path])
+
+
+def _inline_structure(cls: MofClass, top: MofProperty, st: MofStructure, path: str, attr: str,
+                      seen: Dict[str, MofStructure], out: List[Tuple[str, MofProperty, L.Accessor]]) -> L.Struct:
+    """The C struct of a structure-typed property, laid out inline (a nested struct under the same pack(8));
+    its members' accessors go to ``out`` as (attribute, property, accessor) with dotted member paths."""
+    def refuse(reason: str) -> MofError:
+        return _err(top, f"property {top.name} of {cls.name} cannot be laid out in a policy struct: {reason}")
+    if not isinstance(st, MofStructure):
+        raise refuse(f"structure {top.type_name} is unknown")
+    _check_c_name(st.name, "structure name", top)
+    other = seen.get(st.name)
+    if other is not None and other is not st:
+        raise refuse(f"two different structures are called {st.name} (one C struct name each)")
+    if len(path.split(".")) > 16:
+        raise refuse("structures nested more than 16 deep")
+    seen[st.name] = st
+    members: List[Tuple[Any, ...]] = []
+    names: Set[str] = set()
+    props = _members_in_order(st)
+    if not props:
+        raise refuse(f"structure {st.name} has no members (an empty C struct is not portable)")
+    for q in props:
+        _check_c_name(q.name, f"member of structure {st.name}", q)
+        sub_attr = attr + "_" + snake_case(q.name)
+        if q.type == "structure":
+            if q.is_array:
+                raise refuse(f"member {q.name} of structure {st.name} is an array of structures, which has no "
+                             "per-element accessor")
+            members.append((q.name, _inline_structure(cls, top, q.declaration, path + "." + q.name, sub_attr,
+                                                       seen, out), None))
+            names.add(q.name)
+            continue
+        try:
+            slots, kind = _property_slots(cls, q)
+        except MofError as exc:
+            raise refuse(f"member {q.name} of structure {st.name}: {str(exc).split(': ', 2)[-1]}") from None
+        if kind in ("ostr", "oarr"):
+            raise refuse(f"member {q.name} of structure {st.name} has a variable-length part ({slots[-1].name}); "
+                         "an inline structure holds fixed-size members only (give it MaxLen(n) or Max(n))")
+        for slot in slots:
+            if slot.name in names:
+                raise refuse(f"member {slot.name} of structure {st.name} collides with another member")
+            names.add(slot.name)
+            members.append((slot.name, slot.prim, slot.count))
+        out.append((sub_attr, q, _accessor(kind, sub_attr, path + "." + q.name, {})))
+    return L.Struct(st.name, members, pack=8)
+
+
+def _c_int(value: int, base: str) -> str:
+    """An integer literal of MOF type ``base`` a C compiler reads as that value (suffix; INTn_MIN spelled
+    as C requires)."""
+    lo, _hi = _INT_RANGE[base]
+    big = base.endswith("64")
+    if base.startswith("u"):
+        return f"{value}{'ull' if big else 'u'}"
+    suffix = "ll" if big else ""
+    if value == lo:
+        return f"({lo + 1}{suffix} - 1)"
+    return f"({value}{suffix})" if value < 0 else f"{value}{suffix}"
+
+
+_INT_RANGE = {t: ((-(1 << (int(t[4:]) - 1)), (1 << (int(t[4:]) - 1)) - 1) if t[0] == "s" else (0, (1 << int(t[4:])) - 1))
+              for t in INTEGER_TYPES}
+
+
+def _enum_defines(cls: MofClass, used: List[Tuple[MofProperty, MofEnumeration]]) -> Tuple[Tuple[str, str, str], ...]:
+    """``#define Enum_Value n`` for every value of every integer enumeration the layout uses."""
+    out: List[Tuple[str, str, str]] = []
+    names: Dict[str, Tuple[str, MofEnumeration]] = {}
+    for p, en in used:
+        if any(n == en.name for n, _ in names.values()):
+            continue
+        comment = f"enumeration {en.name} : {en.base_type} (property {p.name}: laid out as its {en.base_type})"
+        for v in en.values:
+            macro = f"{en.name}_{v.name}"
+            _check_c_name(macro, f"value {v.name} of enumeration {en.name} (as the C macro)", p)
+            if macro in names:
+                raise _err(p, f"enumerations {names[macro][1].name} and {en.name} both give the C macro {macro}")
+            names[macro] = (en.name, en)
+            out.append((macro, _c_int(v.value, en.base_type), comment))
+            comment = ""
+    return tuple(out)
+
+
+@dataclass
+class MofLayout(CompiledLayout):
+    """A CompiledLayout whose header also names the values of the integer enumerations it uses."""
+
+    enum_defines: Tuple[Tuple[str, str, str], ...] = ()
+
+    def c_header(self, guard: Optional[str] = None) -> str:
+        header = super().c_header(guard)
+        if not self.enum_defines:
+            return header
+        lines = []
+        for name, value, comment in self.enum_defines:
+            if comment:
+                lines.append(f"/* {comment} */")
+            lines.append(f"#define {name} {value}")
+        text = "\n".join(lines) + "\n\n"
+        # before the first struct definition (after the prelude and the version #define)
+        at = min(i for i in (header.find("#ifndef VMGEN_DEFINED_"), header.find("#pragma pack(push")) if i >= 0)
+        return header[:at] + text + header[at:]
+
+
+def _value_type(p: MofProperty) -> str:
+    """The MOF type of the property's value slot (an integer enumeration's base type)."""
+    if p.type == "enumeration" and isinstance(p.declaration, MofEnumeration):
+        return p.declaration.base_type
+    return p.type
+
+
+def _collect_enums(p: MofProperty, out: List[Tuple[MofProperty, MofEnumeration]], depth: int = 0) -> None:
+    if p.type == "enumeration" and isinstance(p.declaration, MofEnumeration):
+        out.append((p, p.declaration))
+    elif p.type == "structure" and isinstance(p.declaration, MofStructure) and depth < 16:
+        for q in p.declaration.all_properties():
+            _collect_enums(q, out, depth + 1)
 
 
 def _check_c_name(name: str, what: str, prop: Optional[MofProperty] = None, cls: Optional[MofClass] = None) -> None:
@@ -287,13 +437,27 @@ def layout(mof_class: MofClass, *, c_types: Optional[Mapping[str, str]] = None,
     slots: List[_Slot] = []
     kinds: List[Tuple[MofProperty, str]] = []
     elements: Dict[str, L.Prim] = {}  # variable arrays: property name -> element type
+    nested: Dict[str, List[Tuple[str, MofProperty, L.Accessor]]] = {}   # accessors into inline structures
+    structs: Dict[str, MofStructure] = {}
+    enums: List[Tuple[MofProperty, MofEnumeration]] = []
     for p in _ordered(mof_class):
         _check_c_name(p.name, "property name", p)
+        _collect_enums(p, enums)
+        if p.type == "structure":
+            if p.is_array:
+                raise _err(p, f"property {p.name} of {mof_class.name} cannot be laid out in a policy struct: an "
+                              f"array of structures ({p.type_name}) has no per-element accessor")
+            nested[p.name] = []
+            sub = _inline_structure(mof_class, p, p.declaration, p.name, snake_case(p.name), structs,
+                                    nested[p.name])
+            slots.append(_Slot(p.name, sub, None, p, "structure"))  # type: ignore[arg-type]
+            kinds.append((p, "structure"))
+            continue
         prop_slots, kind = _property_slots(mof_class, p)
         slots += prop_slots
         kinds.append((p, kind))
         if kind == "oarr":
-            elements[p.name] = C_TYPES[p.type]
+            elements[p.name] = C_TYPES[_value_type(p)]
     if c_types:
         _apply_overrides(mof_class, slots, elements, c_types)
 
@@ -310,8 +474,21 @@ def layout(mof_class: MofClass, *, c_types: Optional[Mapping[str, str]] = None,
 
     fields: List[L.Accessor] = []
     attrs: Dict[str, MofProperty] = {}
+    entries: List[Tuple[str, MofProperty, Optional[L.Accessor], str]] = []
     for p, kind in kinds:
-        attr = snake_case(p.name)
+        if kind == "structure":
+            entries += [(a, q, acc, "") for a, q, acc in nested[p.name]]
+        else:
+            entries.append((snake_case(p.name), p, None, kind))
+    for attr, p, acc, kind in entries:
+        if acc is not None:
+            if keyword.iskeyword(attr) or attr in _VIEW_ATTRS or not attr.isidentifier():
+                raise _err(p, f"member {p.name} would be the view attribute {attr!r}, which views reserve")
+            if attr in attrs:
+                raise _err(p, f"{attrs[attr].name} and {p.name} both become the view attribute {attr!r}")
+            attrs[attr] = p
+            fields.append(acc)
+            continue
         if keyword.iskeyword(attr):
             attr += "_"
         if attr in _VIEW_ATTRS or attr.startswith("_") or not attr.isidentifier():
@@ -319,25 +496,15 @@ def layout(mof_class: MofClass, *, c_types: Optional[Mapping[str, str]] = None,
         if attr in attrs:
             raise _err(p, f"properties {attrs[attr].name} and {p.name} both become the view attribute {attr!r}")
         attrs[attr] = p
-        n = p.name
-        if kind == "int":
-            fields.append(L.Int(attr, n))
-        elif kind == "cstr":
-            fields.append(L.CountedString(attr, n + "ByteCount", n))
-        elif kind == "ostr":
-            fields.append(L.OffsetString(attr, n + "Offset"))
-        elif kind == "farr":
-            fields.append(L.FixedArray(attr, n + "ElementCount", n))
-        else:
-            fields.append(L.OffsetArray(attr, n + "ElementCount", n + "Offset", elements[n]))
+        fields.append(_accessor(kind, attr, p.name, elements))
 
     helpers: List[L.Struct] = []
     if any(isinstance(f, L.OffsetString) for f in fields):
         helpers.append(L.VARIABLE_LENGTH_STRING)
     if any(isinstance(f, L.OffsetArray) for f in fields):
         helpers.append(L.VARIABLE_LENGTH_ARRAY)
-    result = CompiledLayout(struct, tuple(fields), view_name=struct_name, version=_version(mof_class),
-                             helpers=tuple(helpers))
+    result = MofLayout(struct, tuple(fields), view_name=struct_name, version=_version(mof_class),
+                       helpers=tuple(helpers), enum_defines=_enum_defines(mof_class, enums))
     result.field_specs()  # every accessor resolves now, not at first use
     return result
 
