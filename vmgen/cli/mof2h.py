@@ -71,7 +71,7 @@ def load_layout(path: str, class_name: Optional[str] = None, c_type_items: Optio
     shown = "<stdin>" if path == "-" else path
     try:
         with warnings.catch_warnings(record=True) as caught:   # included files' encodings: one line each
-            warnings.simplefilter("always", UnicodeWarning)
+            warnings.simplefilter("always")
             doc = mof.parse_document(text, path=None if path == "-" else path)
         for w in caught:
             print(f"vmgen: warning: {w.message}", file=sys.stderr)

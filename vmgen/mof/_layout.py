@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..errors import MofError
 from ..switch import layout as L
@@ -71,20 +71,29 @@ def parse(text: str) -> List[MofClass]:
     return _parse_document(text).classes
 
 
-def parse_document(text: str, path: Optional[str] = None) -> MofDocument:
+def parse_document(text: str, path: Optional[str] = None, *, cpp: Any = False, include_dirs: Sequence[str] = (),
+                   defines: Optional[Mapping[str, str]] = None) -> MofDocument:
     """Everything ``text`` declares: classes (with methods and references), instances, qualifier
-    declarations, pragmas. ``path`` (the file the text came from) lets ``#pragma include`` find its files,
-    relative to it."""
-    doc = _parse_document(text, path, read_mof_file)
+    declarations, MOF v3 structures and enumerations, pragmas. ``path`` (the file the text came from) lets
+    ``#pragma include`` find its files, relative to it.
+
+    ``cpp``: False (default) reads MOF as mofcomp does, plus preprocessor output (linemarkers); True (or
+    "builtin") runs vmgen's C preprocessor subset first (``#include``, object-like ``#define``, ``#if``...:
+    what driver-kit MOF uses); "system" runs the system ``cpp``. ``include_dirs`` and ``defines``
+    (``{"NAME": "value"}``) are its -I and -D."""
+    doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
+                          defines=dict(defines) if defines else None)
     warn(doc.warnings)
     return doc
 
 
-def parse_file(path: str) -> MofDocument:
+def parse_file(path: str, *, cpp: Any = False, include_dirs: Sequence[str] = (),
+               defines: Optional[Mapping[str, str]] = None) -> MofDocument:
     """parse_document() of a MOF file, decoded as mofcomp files come (see vmgen.mof._source): BOM-marked
     UTF-8/UTF-16, UTF-16 without a BOM, UTF-8, else Windows-1252 with a UnicodeWarning."""
     text, warnings = read_mof_file(path)
-    doc = _parse_document(text, path, read_mof_file)
+    doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
+                          defines=dict(defines) if defines else None)
     doc.warnings[:0] = warnings
     warn(doc.warnings)
     return doc

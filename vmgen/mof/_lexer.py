@@ -32,7 +32,8 @@ _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "'"
 
 # DSP0221 identifiers: ASCII letters, '_', and U+0080..U+FFEF; digits after the first character.
 _ID = r"[A-Za-z_\u0080-\uffef][A-Za-z0-9_\u0080-\uffef]*"
-_SKIP = r"(?:[ \t\r\n\f\v\ufeff]+|//[^\r\n]*|/\*(?s:.*?)\*/)*"
+# A backslash ending a line is a C line splice (preprocessed driver MOF keeps some: iscsihba.mof): blank.
+_SKIP = r"(?:[ \t\r\n\f\v\ufeff]+|//[^\r\n]*|/\*(?s:.*?)\*/|\\(?=[\r\n]))*"
 _TOKEN = re.compile(_SKIP + r"""(?:
     (?P<i>""" + _ID + r""")
   | (?P<p>[{}\[\]();,:=+\-])

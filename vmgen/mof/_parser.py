@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
+from ._cpp import has_directives, preprocess
 from ._lexer import ALIAS, CHAR, EOF, IDENT, INT, PRAGMA, REAL, STRING, Positions, describe, scan
 from ._model import (ALL_TYPES, INTEGER_TYPES, TYPES, MofAliasRef, MofClass, MofDocument, MofEnumeration,
                      MofEnumValue, MofInstance, MofMethod, MofPragma, MofProperty, MofQualifierDecl, MofStructure)
@@ -179,10 +180,17 @@ class _Parser:
                 cls = self.class_decl(quals, word)
                 key = cls.name.lower()
                 if key in seen:
-                    if _signature(cls) == _signature(seen[key]):
-                        continue   # the same declaration again (e.g. a header preprocessed in twice)
-                    raise MofError(f"class {cls.name} is declared twice, differently (first at line "
-                                   f"{seen[key].line})", cls.line, cls.column)
+                    # Declared again (driver MOF that includes a common file twice): mofcomp creates or
+                    # updates a class, so the later declaration is the class; an identical one changes nothing.
+                    first = seen[key]
+                    if _signature(cls) != _signature(first):
+                        self.doc.warnings.append(
+                            f"{self.path or '<MOF>'}: line {cls.line}: class {cls.name} is declared again, "
+                            f"differently (first at line {first.line}{_in_file(first.path, self.path)}): the later "
+                            "declaration replaces it, as mofcomp updates a class")
+                        self.doc.classes[self.doc.classes.index(first)] = cls
+                        seen[key] = cls
+                    continue
                 seen[key] = cls
                 self.doc.classes.append(cls)
             elif word == "instance" or (word == "value" and self.is_word_at(i + 1, "of")):
@@ -828,6 +836,10 @@ class _Parser:
 assert set(_DATA_TYPES) | {"object", "ref"} == set(ALL_TYPES)
 
 
+def _in_file(path: Optional[str], current: Optional[str]) -> str:
+    return f" of {path}" if path and path != current else ""
+
+
 def _make_property(name: str, mof_type: str, quals: Quals, line: int, col: int, ref_class: Optional[str],
                    embedded: Optional[str], decl: Any) -> MofProperty:
     if decl is not None:   # MOF v3: typed by a structure or an enumeration
@@ -852,12 +864,49 @@ def _signature(c: MofClass) -> Tuple[Any, ...]:
             repr(c.structures), repr(c.enumerations))
 
 
-def parse_document(text: str, path: Optional[str] = None, loader: Optional[Loader] = None) -> MofDocument:
+_WHERE = re.compile(r"line [0-9]+, column [0-9]+: ")
+
+
+def _cpp_mode(cpp: Any, text: str) -> Optional[str]:
+    if cpp is False or cpp is None:
+        return "lines" if isinstance(text, str) and has_directives(text) else None
+    if cpp is True or cpp == "builtin":
+        return "builtin"
+    if cpp == "system":
+        return "system"
+    raise ValueError(f"cpp must be False, True, 'builtin' or 'system', not {cpp!r}")
+
+
+def _no_loader(path: str) -> Tuple[str, List[str]]:
+    raise OSError(2, "no file loader (parse_document without a path)")
+
+
+def parse_document(text: str, path: Optional[str] = None, loader: Optional[Loader] = None, *, cpp: Any = False,
+                   include_dirs: Sequence[str] = (), defines: Optional[Dict[str, str]] = None) -> MofDocument:
     doc = MofDocument()
     if path is not None:
         doc.files.append(os.path.abspath(path))
-    parser = _Parser(text, doc, path, loader, {}, 0, (os.path.abspath(path),) if path else ())
-    parser.parse()
+    mode = _cpp_mode(cpp, text)
+    origins: Optional[List[Tuple[str, int]]] = None
+    if mode is not None:
+        text, origins, files, warnings = preprocess(text, path, mode, loader or _no_loader, include_dirs, defines)
+        doc.files += files
+        doc.warnings += warnings
+    try:
+        parser = _Parser(text, doc, path, loader, {}, 0, (os.path.abspath(path),) if path else ())
+        parser.parse()
+    except MofError as exc:
+        if origins is None or getattr(exc, "included", False) or not 0 < exc.line <= len(origins):
+            raise
+        shown, line = origins[exc.line - 1]   # the position in the file the preprocessed line came from
+        message = _WHERE.sub("", str(exc), count=1)
+        if shown != (path or "<MOF>"):
+            err = MofError(f"{shown}: line {line}, column {exc.column}: {message}")
+            err.line, err.column = line, exc.column
+            err.included = True  # type: ignore[attr-defined]
+        else:
+            err = MofError(message, line, exc.column)
+        raise err from None
     return doc
 
 

@@ -59,5 +59,7 @@ def read_mof_file(path: str) -> Tuple[str, List[str]]:
 
 
 def warn(messages: List[str]) -> None:
+    """Encoding guesses are UnicodeWarnings; everything else (a class declared again, #warning) UserWarnings."""
     for message in messages:
-        warnings.warn(message, UnicodeWarning, stacklevel=3)
+        category = UnicodeWarning if "Windows-1252" in message else UserWarning
+        warnings.warn(message, category, stacklevel=3)
