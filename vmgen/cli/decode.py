@@ -118,14 +118,17 @@ def run(args: argparse.Namespace) -> int:
         if args.kind not in (None, "port-property", "switch-property") or args.payload:
             args._decode_parser.error("--mof decodes the whole buffer, or the payload of port-property/"
                                       "switch-property; it does not combine with another KIND or --payload")
-        from .mof2h import check_c_type_items, load_layout
+        from .mof2h import check_c_type_items, check_cpp_items, load_layout
 
         check_c_type_items(args._decode_parser, args.c_types)
-        payload_type = load_layout(args.mof, args.class_name, args.c_types).view_type
+        check_cpp_items(args._decode_parser, args)
+        payload_type = load_layout(args.mof, args.class_name, args.c_types, cpp=args.cpp,
+                                   include_dirs=args.include_dirs, defines=args.defines,
+                                   require_resolve=args.resolve).view_type
     elif args.kind is None:
         args._decode_parser.error("the following arguments are required: kind (or --mof FILE.mof)")
-    elif args.class_name or args.c_types:
-        args._decode_parser.error("--class and --c-type go with --mof")
+    elif args.class_name or args.c_types or args.cpp or args.resolve or args.include_dirs or args.defines:
+        args._decode_parser.error("--class, --c-type, --resolve, --cpp, -I and -D go with --mof")
     data = read_input(args.file, args.hex, args.binary)
     try:
         found = decode(args.kind, data, args.offset, args.payload or "", payload_type)

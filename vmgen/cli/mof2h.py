@@ -8,10 +8,11 @@ import argparse
 import os
 import sys
 import warnings
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from .. import mof
 from ..errors import MofError
+from ..mof._resolve import merge_documents
 from ..switch import layout as L
 from ._input import read_capped
 
@@ -20,7 +21,8 @@ MAX_MOF = 64 << 20  # the most MOF text read (file or stdin); documented in docs
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the .mof file (UTF-8, or UTF-16/UTF-8 with a BOM), or - for stdin")
+    parser.add_argument("file", nargs="+", help="the .mof file (UTF-8, UTF-16, Windows-1252), or - for stdin; "
+                        "more files (e.g. the superclass's) are read as one MOF")
     parser.add_argument("-o", "--output", metavar="OUT.h", help="write the header here (default: stdout)")
     add_class_arguments(parser)
     parser.add_argument("--name", help="the C struct's name (default: the MOF class name)")
@@ -32,6 +34,16 @@ def add_class_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which class of the MOF (needed when it declares several)")
     parser.add_argument("--c-type", dest="c_types", action="append", default=[], metavar="PROP=CTYPE",
                         help="override one slot's C type, e.g. IntValue16=UINT32 (repeatable)")
+    parser.add_argument("--resolve", action="store_true",
+                        help="require the superclasses in the MOF read (default: they are used when present)")
+    parser.add_argument("--cpp", dest="cpp", action="store_const", const="builtin", default=False,
+                        help="C-preprocess the MOF first (driver-kit MOF: #include, #define, #if...)")
+    parser.add_argument("--system-cpp", dest="cpp", action="store_const", const="system",
+                        help="run the system cpp instead (function-like macros)")
+    parser.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
+                        help="with --cpp: a folder #include searches (repeatable)")
+    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
+                        help="with --cpp: define a macro (repeatable)")
 
 
 def read_mof(path: str) -> str:
@@ -64,18 +76,56 @@ def check_c_type_items(parser: argparse.ArgumentParser, items: List[str]) -> Non
         parser.error(str(exc))
 
 
-def load_layout(path: str, class_name: Optional[str] = None, c_type_items: Optional[List[str]] = None,
-                name: Optional[str] = None) -> L.Layout:
-    """Parse ``path``, pick the class, lay it out; MofErrors name the file."""
-    text = read_mof(path)
-    shown = "<stdin>" if path == "-" else path
+def parse_defines(items: List[str]) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key.isidentifier():
+            raise ValueError(f"-D {item!r}: expected NAME or NAME=VALUE")
+        out[key] = value if sep else "1"
+    return out
+
+
+def check_cpp_items(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """-I/-D without --cpp, or a malformed -D, are usage errors."""
+    if (args.include_dirs or args.defines) and not args.cpp:
+        parser.error("-I and -D go with --cpp (or --system-cpp)")
     try:
-        with warnings.catch_warnings(record=True) as caught:   # included files' encodings: one line each
-            warnings.simplefilter("always")
-            doc = mof.parse_document(text, path=None if path == "-" else path)
-        for w in caught:
-            print(f"vmgen: warning: {w.message}", file=sys.stderr)
+        parse_defines(args.defines)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def load_layout(path: Any, class_name: Optional[str] = None, c_type_items: Optional[List[str]] = None,
+                name: Optional[str] = None, *, cpp: Any = False, include_dirs: Sequence[str] = (),
+                defines: Sequence[str] = (), require_resolve: bool = False) -> L.Layout:
+    """Parse ``path`` (or a list of paths, read as one MOF), pick the class, resolve it against its
+    superclasses when they were read (always with ``require_resolve``), lay it out; MofErrors name the file."""
+    paths = [path] if isinstance(path, str) else list(path)
+    if "-" in paths and len(paths) > 1:
+        raise MofError("- (stdin) is the only MOF input when given")
+    shown = ", ".join("<stdin>" if p == "-" else p for p in paths)
+    docs = []
+    try:
+        for p in paths:
+            text = read_mof(p)
+            shown = "<stdin>" if p == "-" else p
+            with warnings.catch_warnings(record=True) as caught:   # included files' encodings, #warning: a line each
+                warnings.simplefilter("always")
+                docs.append(mof.parse_document(text, path=None if p == "-" else p, cpp=cpp,
+                                               include_dirs=include_dirs, defines=parse_defines(list(defines))))
+            for w in caught:
+                print(f"vmgen: warning: {w.message}", file=sys.stderr)
+        doc = docs[0] if len(docs) == 1 else merge_documents(docs)
+        if len(docs) > 1:   # a class declared again in a later file
+            printed = {m for d in docs for m in d.warnings}
+            for message in doc.warnings:
+                if message not in printed:
+                    print(f"vmgen: warning: {message}", file=sys.stderr)
+        shown = ", ".join("<stdin>" if p == "-" else p for p in paths)
         cls = mof.select(doc.classes, class_name)
+        if cls.superclass and (require_resolve or mof.can_resolve(doc.classes, cls.name)):
+            cls = mof.resolve(doc, cls.name)
         return mof.layout(cls, c_types=parse_c_types(c_type_items or []), name=name)
     except MofError as exc:
         err = MofError(f"{shown}: {exc}")
@@ -87,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
     if args.guard is not None and not (args.guard.isidentifier() and args.guard.isascii()):
         args._parser.error(f"--guard {args.guard!r} is not a C identifier")
     check_c_type_items(args._parser, args.c_types)
-    lay = load_layout(args.file, args.class_name, args.c_types, args.name)
+    check_cpp_items(args._parser, args)
+    lay = load_layout(args.file, args.class_name, args.c_types, args.name, cpp=args.cpp,
+                      include_dirs=args.include_dirs, defines=args.defines, require_resolve=args.resolve)
     header = lay.c_header(args.guard)
     if args.output and args.output != "-":
         tmp = args.output + ".tmp"

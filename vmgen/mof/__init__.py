@@ -33,11 +33,15 @@ from __future__ import annotations
 
 from ..errors import MofError
 from ..switch.compiled import CompiledLayout
-from ._layout import C_TYPES, OVERRIDE_TYPES, layout, parse, parse_document, parse_file, select, snake_case
-from ._model import (ALL_TYPES, TYPES, MofAliasRef, MofClass, MofDocument, MofInstance, MofMethod, MofParameter,
-                     MofPragma, MofProperty, MofQualifierDecl)
+from ._layout import (C_TYPES, OVERRIDE_TYPES, MofLayout, layout, parse, parse_document, parse_file, parse_files,
+                      select, snake_case)
+from ._model import (ALL_TYPES, TYPES, MofAliasRef, MofClass, MofDocument, MofEnumeration, MofEnumValue,
+                     MofInstance, MofMethod, MofParameter, MofPragma, MofProperty, MofQualifierDecl, MofStructure)
+from ._resolve import can_resolve, resolve
 from ._source import decode_mof
 
-__all__ = ["parse", "parse_document", "parse_file", "decode_mof", "layout", "CompiledLayout", "select", "snake_case",
+__all__ = ["parse", "parse_document", "parse_file", "parse_files", "decode_mof", "layout", "resolve", "can_resolve",
+           "CompiledLayout", "MofLayout", "select", "snake_case",
            "MofClass", "MofProperty", "MofMethod", "MofParameter", "MofInstance", "MofQualifierDecl", "MofPragma",
-           "MofAliasRef", "MofDocument", "MofError", "TYPES", "ALL_TYPES", "C_TYPES", "OVERRIDE_TYPES"]
+           "MofAliasRef", "MofDocument", "MofStructure", "MofEnumeration", "MofEnumValue", "MofError", "TYPES",
+           "ALL_TYPES", "C_TYPES", "OVERRIDE_TYPES"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ._model import INTEGER_TYPES, TYPES, MofClass, MofDocument, MofEnumeration, MofProperty, MofStructure
 from ._parser import CIM_DATETIME_CHARS
 from ._parser import parse_document as _parse_document
+from ._resolve import merge_documents
 from ._source import decode_mof, read_mof_file, warn
 
 __all__ = ["parse", "parse_document", "parse_file", "layout", "select", "snake_case", "MofClass", "MofProperty", "MofError", "TYPES", "C_TYPES"]
@@ -100,6 +101,24 @@ def parse_file(path: str, *, cpp: Any = False, include_dirs: Sequence[str] = (),
 
 
 
+def parse_files(paths: Sequence[str], *, cpp: Any = False, include_dirs: Sequence[str] = (),
+                defines: Optional[Mapping[str, str]] = None) -> MofDocument:
+    """parse_file() of several files as one document (so a class may derive from a class of another file;
+    see resolve()). A class declared again in a later file replaces the earlier one, with a warning."""
+    if isinstance(paths, str):
+        raise TypeError("parse_files() takes a list of paths (parse_file() takes one)")
+    docs = []
+    for path in paths:
+        text, warnings = read_mof_file(path)
+        doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
+                              defines=dict(defines) if defines else None)
+        doc.warnings[:0] = warnings
+        docs.append(doc)
+    merged = merge_documents(docs)
+    warn(merged.warnings)
+    return merged
+
+
 def snake_case(name: str) -> str:
     """``IntValue8`` -> ``int_value8``, ``FixedLengthString`` -> ``fixed_length_string``,
     ``MACAddress`` -> ``mac_address``."""
@@ -183,8 +202,12 @@ def _ordered(cls: MofClass) -> List[MofProperty]:
     missing = [i for i in range(1, len(by_id) + 1) if i not in by_id]
     if missing:
         top = max(by_id)
+        hint = ""
+        if cls.superclass and not cls.resolved:
+            hint = (f"; {cls.name} derives from {cls.superclass}: if that declares the missing ids, lay out the "
+                    "resolved class (vmgen.mof.resolve, or give vmgen mof2h the superclass's file too)")
         raise _err(by_id[top], f"WmiDataId values of {cls.name} must run 1..{len(by_id)} without gaps: "
-                               f"{missing[0]} is missing (found {by_id[top].name} with WmiDataId({top}))")
+                               f"{missing[0]} is missing (found {by_id[top].name} with WmiDataId({top})){hint}")
     return [by_id[i] for i in sorted(by_id)]
 
 

@@ -1,0 +1,178 @@
+"""Superclass resolution: a class with everything it inherits (see vmgen.mof.resolve and docs/mof.md).
+
+DSP0004's rules, as pywbem's compiler applies them: the superclasses' properties and methods come first,
+root first; a property or method declared again by a subclass replaces the inherited one in place (an
+override) and keeps the inherited qualifiers it does not set itself; a qualifier is inherited unless its
+flavor is Restricted/NotToSubclass, where it is used or in its qualifier declaration (without one, the
+DSP0004 qualifiers declared Restricted: Abstract, Deprecated, Experimental, Override, Version).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from ..errors import MofError
+from ._parser import _signature
+from ._model import MofClass, MofDocument, MofMethod, MofProperty, MofQualifierDecl
+
+# DSP0004 qualifiers whose declaration is Restricted (CIM 2.32 qualifiers.mof), used when the MOF read has
+# no declaration of its own for them.
+_RESTRICTED = frozenset({"abstract", "deprecated", "experimental", "override", "version"})
+_NOT_INHERITED = frozenset({"Restricted", "NotToSubclass"})
+
+Quals = Tuple[Dict[str, Any], Dict[str, Tuple[str, ...]]]
+
+
+def _restricted_names(decls: Iterable[MofQualifierDecl]) -> frozenset:
+    declared = {d.name.lower(): d for d in decls}
+    names = {n for n in _RESTRICTED if n not in declared}
+    names |= {k for k, d in declared.items() if _NOT_INHERITED & set(d.flavors)}
+    return frozenset(names)
+
+
+def _inherited(quals: Dict[str, Any], flavors: Dict[str, Tuple[str, ...]], restricted: frozenset) -> Quals:
+    """The qualifiers (and their flavors) a subclass inherits."""
+    out: Dict[str, Any] = {}
+    out_flavors: Dict[str, Tuple[str, ...]] = {}
+    for name, value in quals.items():
+        fl = flavors.get(name, ())
+        if _NOT_INHERITED & set(fl):
+            continue
+        if name.lower() in restricted and "ToSubclass" not in fl:
+            continue
+        out[name] = value
+        if fl:
+            out_flavors[name] = fl
+    return out, out_flavors
+
+
+def _merge(inherited: Quals, own: Dict[str, Any], own_flavors: Dict[str, Tuple[str, ...]]) -> Quals:
+    """Inherited qualifiers the subclass does not set, then its own (names are case-insensitive)."""
+    own_low = {k.lower() for k in own}
+    quals = {k: v for k, v in inherited[0].items() if k.lower() not in own_low}
+    flavors = {k: v for k, v in inherited[1].items() if k.lower() not in own_low}
+    quals.update(own)
+    flavors.update(own_flavors)
+    return quals, flavors
+
+
+def _chain(by_name: Dict[str, MofClass], cls: MofClass, files: Sequence[str]) -> List[MofClass]:
+    """cls and its superclasses, root first; MofError for an unknown superclass or a cycle."""
+    chain = [cls]
+    seen = {cls.name.lower()}
+    current = cls
+    while current.superclass:
+        parent = by_name.get(current.superclass.lower())
+        if parent is None:
+            where = f" of {current.path}" if current.path else ""
+            read = f" (files read: {', '.join(files)})" if files else ""
+            raise MofError(f"cannot resolve class {cls.name}: superclass {current.superclass} of class "
+                           f"{current.name} (line {current.line}{where}) is not declared in the MOF read{read}; "
+                           "add its file (#pragma include, or parse the files together)",
+                           current.line, current.column)
+        if parent.name.lower() in seen:
+            raise MofError(f"cannot resolve class {cls.name}: its superclasses form a cycle "
+                           f"({' -> '.join(c.name for c in chain)} -> {parent.name})", cls.line, cls.column)
+        seen.add(parent.name.lower())
+        chain.append(parent)
+        current = parent
+    chain.reverse()
+    return chain
+
+
+def can_resolve(classes: Sequence[MofClass], name: str) -> bool:
+    """Whether every superclass of class ``name`` is among ``classes``."""
+    by_name = {c.name.lower(): c for c in classes}
+    cls = by_name.get(name.lower())
+    seen = set()
+    while cls is not None and cls.superclass:
+        if cls.name.lower() in seen:
+            return False
+        seen.add(cls.name.lower())
+        cls = by_name.get(cls.superclass.lower())
+    return cls is not None
+
+
+def resolve(source: Union[MofDocument, Sequence[MofClass]], name: str,
+            qualifier_decls: Iterable[MofQualifierDecl] = ()) -> MofClass:
+    """Class ``name`` resolved against its superclasses in ``source`` (a MofDocument or a list of classes).
+
+    The result is a new MofClass (``resolved=True``): inherited properties and methods first, root first,
+    overrides in place, each property's ``class_origin`` naming the class that declared it last, and the
+    qualifiers it inherits (Key among them). The classes given are not changed. MofError if a superclass
+    is not declared in ``source``."""
+    files: Sequence[str] = ()
+    if isinstance(source, MofDocument):
+        classes: Sequence[MofClass] = source.classes
+        qualifier_decls = list(qualifier_decls) + list(source.qualifier_decls)
+        files = source.files
+    else:
+        classes = source
+    by_name = {c.name.lower(): c for c in classes}
+    cls = by_name.get(name.lower())
+    if cls is None:
+        raise MofError(f"no class {name!r} to resolve")
+    restricted = _restricted_names(qualifier_decls)
+    props: List[MofProperty] = []
+    methods: List[MofMethod] = []
+    class_quals: Quals = ({}, {})
+    for c in _chain(by_name, cls, files):
+        last = c is cls
+        class_quals = _merge(class_quals, c.qualifiers, c.flavors)
+        if not last:
+            class_quals = _inherited(class_quals[0], class_quals[1], restricted)
+        _overlay(props, c.properties, c.name, restricted, last)
+        _overlay(methods, c.methods, c.name, restricted, last)
+    return dataclasses.replace(cls, qualifiers=class_quals[0], flavors=class_quals[1], properties=props,
+                               methods=methods, resolved=True)
+
+
+def _overlay(items: List[Any], own: Sequence[Any], origin: str, restricted: frozenset, last: bool) -> None:
+    """Put class ``origin``'s properties (or methods) over the inherited ones in ``items``."""
+    index = {x.name.lower(): i for i, x in enumerate(items)}
+    for p in own:
+        i = index.get(p.name.lower())
+        if i is None:
+            quals: Quals = (dict(p.qualifiers), dict(p.flavors))
+        else:
+            quals = _merge((items[i].qualifiers, items[i].flavors), p.qualifiers, p.flavors)
+        extra = {"class_origin": origin} if isinstance(p, MofProperty) else {}
+        item = dataclasses.replace(p, qualifiers=quals[0], flavors=quals[1], **extra)
+        if i is None:
+            index[p.name.lower()] = len(items)
+            items.append(item)
+        else:
+            items[i] = item
+    if not last:   # what the next class down inherits: only the qualifiers that propagate
+        for i, x in enumerate(items):
+            q, f = _inherited(x.qualifiers, x.flavors, restricted)
+            if len(q) != len(x.qualifiers):
+                items[i] = dataclasses.replace(x, qualifiers=q, flavors=f)
+
+
+def merge_documents(docs: Sequence[MofDocument]) -> MofDocument:
+    """Several files' documents as one (parse_files): a class declared again replaces the earlier one."""
+    out = MofDocument()
+    where: Dict[str, int] = {}
+    for doc in docs:
+        for c in doc.classes:
+            i = where.get(c.name.lower())
+            if i is None:
+                where[c.name.lower()] = len(out.classes)
+                out.classes.append(c)
+            elif _signature(c) != _signature(out.classes[i]):
+                out.warnings.append(f"{c.path or '<MOF>'}: line {c.line}: class {c.name} is declared again (first "
+                                    f"in {out.classes[i].path}): the later declaration replaces it")
+                out.classes[i] = c
+        out.instances += doc.instances
+        out.qualifier_decls += doc.qualifier_decls
+        out.pragmas += doc.pragmas
+        out.files += [f for f in doc.files if f not in out.files]
+        out.warnings += doc.warnings
+        out.structures += doc.structures
+        out.enumerations += doc.enumerations
+    return out
+
+
+def resolved_or_none(doc: MofDocument, cls: MofClass) -> Optional[MofClass]:
+    return resolve(doc, cls.name) if can_resolve(doc.classes, cls.name) else None
