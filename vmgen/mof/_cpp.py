@@ -32,7 +32,7 @@ Origin = Tuple[str, int]
 
 _MAX_INCLUDE_DEPTH = 64
 _MAX_EXPANSION = 1 << 20   # characters one line may grow to by macro expansion
-_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(?!pragma\b)", re.M)
+_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(?![pP][rR][aA][gG][mM][aA]\b)", re.M)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Tokens of a text line: strings, chars, comments (a /* may run past the line), identifiers, the rest.
 _TEXT = re.compile(r'''"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|//[^\n]*|/\*|[A-Za-z_][A-Za-z0-9_]*|[^"'/A-Za-z_]+|.''')
@@ -70,8 +70,14 @@ class _Error(Exception):
     pass
 
 
-def _error(origin: Origin, message: str) -> MofError:
-    err = MofError(f"{origin[0]}: line {origin[1]}: {message}")
+_MAIN = "<MOF>"
+
+
+def _error(origin: Origin, message: str, main: str = _MAIN) -> MofError:
+    """A MofError at the start of the line ``origin``; one in another file than ``main`` names that file."""
+    if origin[0] == main:
+        return MofError(message, origin[1], 1)
+    err = MofError(f"{origin[0]}: line {origin[1]}, column 1: {message}")
     err.line, err.column = origin[1], 1
     err.included = True  # type: ignore[attr-defined]   (already names its file)
     return err
@@ -201,6 +207,7 @@ class Preprocessor:
         self.origins: List[Origin] = []
         self.files: List[str] = []
         self.warnings: List[str] = []
+        self.main = _MAIN
 
     # -- macro expansion --------------------------------------------------------------------------------
     def expand(self, text: str, disabled: frozenset = frozenset(), depth: int = 0) -> str:
@@ -252,6 +259,7 @@ class Preprocessor:
 
     # -- files ------------------------------------------------------------------------------------------
     def run(self, text: str, path: str) -> None:
+        self.main = path
         self.file(text, path, (), 0)
 
     def find_include(self, name: str, quoted: bool, current: str) -> Optional[str]:
@@ -279,7 +287,7 @@ class Preprocessor:
                 try:
                     line, in_comment = self.expand_text(line, in_comment, builtin and active)
                 except _Error as exc:
-                    raise _error(origin, str(exc)) from None
+                    raise _error(origin, str(exc), self.main) from None
                 self.emit(line if active else "", origin)
                 continue
             body = stripped[1:].lstrip(" \t")
@@ -296,7 +304,7 @@ class Preprocessor:
                         line_base = int(marker.group(1)) - number - 1
                     self.emit("", origin)
                     continue
-                if word == "pragma":
+                if word.lower() == "pragma":
                     self.emit(line if active else "", origin)
                     continue
                 if not builtin:
@@ -356,9 +364,9 @@ class Preprocessor:
                     raise _Error(f"unsupported preprocessor directive '#{word}'")
                 self.emit("", origin)
             except _Error as exc:
-                raise _error(origin, str(exc)) from None
+                raise _error(origin, str(exc), self.main) from None
         if stack:
-            raise _error(stack[-1][3], "#if without #endif")
+            raise _error(stack[-1][3], "#if without #endif", self.main)
 
     def emit(self, line: str, origin: Origin) -> None:
         self.out.append(line)
@@ -413,7 +421,7 @@ def preprocess(text: str, path: Optional[str], mode: str, loader: Loader, includ
         text = run_system_cpp(text, path, include_dirs, defines)
         mode = "lines"
     pp = Preprocessor(mode, loader, list(include_dirs), defines)
-    pp.run(text, path or "<MOF>")
+    pp.run(text, path or _MAIN)
     return "\n".join(pp.out), pp.origins, pp.files, pp.warnings
 
 
