@@ -314,8 +314,3 @@ class MofDocument:
             if c.name.lower() == low:
                 return c
         raise KeyError(f"no class {name!r}")
-
-    def resolve(self, name: str) -> MofClass:
-        """Class ``name`` with its superclasses' properties (see vmgen.mof.resolve)."""
-        from ._resolve import resolve
-        return resolve(self.classes, name, self.qualifier_decls)

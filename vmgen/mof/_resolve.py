@@ -98,7 +98,7 @@ def resolve(source: Union[MofDocument, Sequence[MofClass]], name: str,
     """Class ``name`` resolved against its superclasses in ``source`` (a MofDocument or a list of classes).
 
     The result is a new MofClass (``resolved=True``): inherited properties and methods first, root first,
-    overrides in place, each property's ``class_origin`` naming the class that declared it last, and the
+    overrides in place, each property's ``class_origin`` naming the class that introduced it, and the
     qualifiers it inherits (Key among them). The classes given are not changed. MofError if a superclass
     is not declared in ``source``."""
     files: Sequence[str] = ()
@@ -136,7 +136,9 @@ def _overlay(items: List[Any], own: Sequence[Any], origin: str, restricted: froz
             quals: Quals = (dict(p.qualifiers), dict(p.flavors))
         else:
             quals = _merge((items[i].qualifiers, items[i].flavors), p.qualifiers, p.flavors)
-        extra = {"class_origin": origin} if isinstance(p, MofProperty) else {}
+        # class_origin: the class that introduced the property (an override keeps it, as CIM-XML and pywbem)
+        extra = ({"class_origin": items[i].class_origin if i is not None else origin}
+                 if isinstance(p, MofProperty) else {})
         item = dataclasses.replace(p, qualifiers=quals[0], flavors=quals[1], **extra)
         if i is None:
             index[p.name.lower()] = len(items)
