@@ -35,7 +35,7 @@ from ..errors import MofError
 from ..switch.compiled import CompiledLayout
 from ._layout import (C_TYPES, OVERRIDE_TYPES, MofLayout, layout, parse, parse_document, parse_file, parse_files,
                       select, snake_case)
-from ._model import (ALL_TYPES, TYPES, MofAliasRef, MofClass, MofDocument, MofEnumeration, MofEnumValue,
+from ._model import (ALL_TYPES, TYPES, V3_TYPES, MofAliasRef, MofClass, MofDocument, MofEnumeration, MofEnumValue,
                      MofInstance, MofMethod, MofParameter, MofPragma, MofProperty, MofQualifierDecl, MofStructure)
 from ._resolve import can_resolve, resolve
 from ._source import decode_mof
@@ -44,4 +44,4 @@ __all__ = ["parse", "parse_document", "parse_file", "parse_files", "decode_mof",
            "CompiledLayout", "MofLayout", "select", "snake_case",
            "MofClass", "MofProperty", "MofMethod", "MofParameter", "MofInstance", "MofQualifierDecl", "MofPragma",
            "MofAliasRef", "MofDocument", "MofStructure", "MofEnumeration", "MofEnumValue", "MofError", "TYPES",
-           "ALL_TYPES", "C_TYPES", "OVERRIDE_TYPES"]
+           "ALL_TYPES", "V3_TYPES", "C_TYPES", "OVERRIDE_TYPES"]

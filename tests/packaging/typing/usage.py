@@ -79,3 +79,21 @@ def restore_hooks() -> None:
 def counter_file(path: str) -> int:
     with vmgen.open("simulated", path=path, mode=0o600, shared_write=False) as c:
         return c.read().count
+
+
+def mof_usage(text: str) -> int:
+    """vmgen.mof: MOF v3 declarations, the preprocessor options, resolution, layout (issue 19)."""
+    from vmgen import mof
+    doc: mof.MofDocument = mof.parse_document(text, cpp=True, include_dirs=["inc"], defines={"X": "1"})
+    for st in doc.structures:
+        props: list[mof.MofProperty] = st.all_properties()
+        del props
+    for en in doc.enumerations:
+        value: mof.MofEnumValue = en.get_value("A")
+        assert en.is_integer and value.name
+    files: mof.MofDocument = mof.parse_files(["a.mof", "b.mof"], cpp="system")
+    cls: mof.MofClass = mof.resolve(files, "Vendor_Policy")
+    origin: str | None = cls.properties[0].class_origin
+    del origin
+    lay: mof.MofLayout = mof.layout(cls)
+    return lay.struct.size + len(lay.enum_defines) + int(mof.can_resolve(doc.classes, "A"))
