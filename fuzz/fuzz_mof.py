@@ -7,7 +7,7 @@ Run:
     python3 fuzz/fuzz_mof.py -runs=200000 [-max_len=4096] [corpus_dir]
     python3 fuzz/fuzz_mof.py -max_total_time=120
 
-Inputs are read two ways, chosen by the first byte: the rest as UTF-8 text (replacement characters for
+Inputs are parsed with or without ``cpp=True`` (bit 1 of the first byte) and read two ways (bit 0): the rest as UTF-8 text (replacement characters for
 bad bytes), or a structure-aware mutation of a known-good MOF (seed 001 and the test suite's classes):
 the fuzzer's bytes choose positions and MOF atoms to insert, delete, replace or duplicate. At exit the
 harness prints, every 50000 inputs, how many parsed, how many classes laid out and how many raised MofError.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any, Dict, Optional, Tuple
 
 import atheris
@@ -28,8 +29,14 @@ with atheris.instrument_imports(include=["vmgen"]):
     from vmgen.errors import LayoutError, MofError
 
 from test_mof import _ATOMS, ERRORS, LAYOUT_ERRORS, OWN_MOF, SEED_MOF  # noqa: E402
+from test_mof_cpp import CPP_ERRORS, SUBSET  # noqa: E402
+from test_mof_v3 import LAYOUT_REFUSALS, V3  # noqa: E402
 
-CORPUS = [SEED_MOF, OWN_MOF] + [t for t, *_ in ERRORS] + [t for t, *_ in LAYOUT_ERRORS]
+CORPUS = ([SEED_MOF, OWN_MOF, V3, SUBSET] + [t for t, *_ in ERRORS] + [t for t, *_ in LAYOUT_ERRORS]
+          + [t for t, *_ in CPP_ERRORS] + [t for t, *_ in LAYOUT_REFUSALS])
+# MOF v3 and preprocessor atoms besides the test suite's
+ATOMS = _ATOMS + ["structure", "enumeration", "value of", ".", "Color.", "\\\n", "#define T uint8\n", "#if 1\n",
+                  "#else\n", "#endif\n", "#include \"x\"\n", "# 3 \"f.mof\"\n", "#line 9\n", "T", "defined(T)"]
 STATS = {"inputs": 0, "parse_errors": 0, "parsed": 0, "classes": 0, "laid_out": 0, "layout_errors": 0}
 
 
@@ -39,7 +46,7 @@ def _mutate(fdp: atheris.FuzzedDataProvider) -> str:
         i = fdp.ConsumeIntInRange(0, len(text))
         j = min(len(text), i + fdp.ConsumeIntInRange(0, 16))
         op = fdp.ConsumeIntInRange(0, 3)
-        atom = _ATOMS[fdp.ConsumeIntInRange(0, len(_ATOMS) - 1)] if fdp.ConsumeBool() else fdp.ConsumeUnicode(3)
+        atom = ATOMS[fdp.ConsumeIntInRange(0, len(ATOMS) - 1)] if fdp.ConsumeBool() else fdp.ConsumeUnicode(3)
         if op == 0:
             text = text[:i] + atom + text[i:]
         elif op == 1:
@@ -62,7 +69,9 @@ def TestOneInput(data: bytes) -> None:
     else:
         text = _mutate(atheris.FuzzedDataProvider(data[1:]))
     try:
-        classes = mof.parse(text)
+        # bit 1: through vmgen's C preprocessor subset (cpp=True); then every class is resolved where it can be
+        doc = mof.parse_document(text, cpp=bool(data[0] & 2))
+        classes = [mof.resolve(doc, c.name) if mof.can_resolve(doc.classes, c.name) else c for c in doc.classes]
     except MofError as exc:
         if exc.line < 1 or exc.column < 1:
             raise AssertionError(f"MofError without a position: {exc}") from None
@@ -118,6 +127,7 @@ def _report() -> None:
 
 
 def main() -> None:
+    warnings.simplefilter("ignore")   # a class declared again, #warning: UserWarnings, not findings
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()
 

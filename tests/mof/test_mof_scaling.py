@@ -7,7 +7,10 @@ snake_case on 4,000 -> 16,000 capitals 0.5 s -> 8.6 s (the regex backtracked).
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 from vmgen import mof
@@ -66,3 +69,31 @@ def test_snake_case_matches_the_documented_rule() -> None:
              "X": "x", "": "", "HTTPServer2Go": "http_server2_go"}
     for name, want in cases.items():
         assert mof.snake_case(name) == want, name
+
+
+def test_whitespace_before_a_bad_character_is_not_exponential() -> None:
+    """Found by fuzz/fuzz_mof.py: the token regex backtracked through every split of a whitespace run
+    before a character no token starts with (2^n: 22 blanks took 4 s, 30 would take minutes), and finditer
+    retried from every position (n^2). Run in a child with a deadline, so a regression fails, not hangs."""
+    code = ("from vmgen import mof\nfrom vmgen.errors import MofError\n"
+            "for text in ['\\x0b' * 40 + '\\x00', 'class A {' + ' \\n' * 40 + '@', ' ' * 300000 + '@']:\n"
+            "    try:\n        mof.parse(text)\n    except MofError as exc:\n        print(exc.line, exc.column)\n"
+            "    try:\n        mof.parse_document(text, cpp=True)\n    except MofError:\n        pass\n")
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:3] == ["1 41", "41 1", "1 300001"]
+
+
+def test_lexing_is_linear_in_a_whitespace_run_before_an_error() -> None:
+    def make(n: int) -> Callable[[], object]:
+        text = " " * n + "@"
+
+        def run() -> None:
+            try:
+                mof.parse(text)
+            except mof.MofError:
+                pass
+        return run
+    ratio = _ratio(make, 200_000)
+    assert ratio < RATIO_LIMIT, f"lexer: 4x the blanks took {ratio:.1f}x the time"

@@ -264,7 +264,8 @@ class Preprocessor:
 
     def find_include(self, name: str, quoted: bool, current: str) -> Optional[str]:
         name = name.replace("\\", os.sep)
-        dirs = ([os.path.dirname(os.path.abspath(current))] if quoted else []) + self.include_dirs
+        here = quoted and current != _MAIN   # text without a path has no folder of its own
+        dirs = ([os.path.dirname(os.path.abspath(current))] if here else []) + self.include_dirs
         if os.path.isabs(name):
             return name if os.path.isfile(name) else None
         for d in dirs:
@@ -398,7 +399,8 @@ class Preprocessor:
         name = m.group(1) or m.group(2) or m.group(3)
         target = self.find_include(name, m.group(2) is None, current)
         if target is None:
-            searched = ([os.path.dirname(os.path.abspath(current))] if m.group(2) is None else []) + self.include_dirs
+            here = m.group(2) is None and current != _MAIN
+            searched = ([os.path.dirname(os.path.abspath(current))] if here else []) + self.include_dirs
             raise _Error(f"#include {rest}: not found (searched {', '.join(searched) or 'no folder'}; "
                          "add folders with include_dirs=... or -I)")
         if target in including or target == os.path.abspath(current):

@@ -45,7 +45,11 @@ _TOKEN = re.compile(_SKIP + r"""(?:
   | (?P<h>\#[ \t]*[pP][rR][aA][gG][mM][aA](?![A-Za-z0-9_]))
   | (?P<a>\$""" + _ID + r""")
   | (?P<e>\Z)
+  | (?P<x>(?s:.))
 )""", re.VERBOSE)
+# (?P<x>) takes any character no token starts with, so every match attempt succeeds at once: the regex never
+# backtracks into the whitespace/comment run (nested repeats: exponential in its length) and finditer never
+# retries position after position (quadratic). scan() reports it through _diagnose.
 _ESCAPE = re.compile(r"\\(?:[xX]([0-9A-Fa-f]{1,4})|(.))")
 _KINDS = {"i": IDENT, "p": PUNCT, "d": PUNCT, "s": STRING, "n": INT, "c": CHAR, "h": PRAGMA, "a": ALIAS, "e": EOF}
 
@@ -134,6 +138,8 @@ def scan(text: str, pos: Positions) -> Tuple[List[str], List[Any], List[int], Li
         if m.start() != prev:   # finditer skipped what no token matches: say what it is
             raise _diagnose(text, prev, error)
         g = m.lastgroup
+        if g == "x":
+            raise _diagnose(text, prev, error)
         start, end = m.span(g)  # type: ignore[arg-type]
         prev = end
         if g == "i":

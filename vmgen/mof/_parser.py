@@ -2,11 +2,16 @@
 
 Grammar (keywords and type names case-insensitive, as in MOF)::
 
-    mof        := { pragma | class | instance | qualifierDecl } EOF
+    mof        := { pragma | class | instance | qualifierDecl | structure | enumeration } EOF
     pragma     := '#pragma' IDENT [ '(' [ value { ',' value } ] ')' ]      (#pragma include("f") reads f)
     class      := [ qualifiers ] ( 'class' | 'association' | 'indication' ) IDENT [ 'as' ALIAS ]
                   [ ':' IDENT ] '{' { feature } '}' ';'
-    feature    := [ qualifiers ] ( property | reference | method )
+    feature    := [ qualifiers ] ( property | reference | method | structure | enumeration )
+    structure  := [ qualifiers ] 'structure' IDENT [ ':' IDENT ] '{' { [ qualifiers ] ( property | structure
+                  | enumeration ) } '}' ';'                                              (MOF v3)
+    enumeration:= [ qualifiers ] 'enumeration' IDENT ':' ( INTTYPE | 'string' | IDENT ) '{' [ enumValue
+                  { ',' enumValue } ] '}' ';'                                            (MOF v3)
+    enumValue  := [ qualifiers ] IDENT [ '=' value ]     ('=' required for an integer enumeration)
     property   := TYPE IDENT [ array ] [ '=' initializer ] ';'     TYPE: a data type, 'object' or a class
     reference  := IDENT 'REF' IDENT [ array ] [ '=' initializer ] ';'
     method     := ( TYPE | 'void' | IDENT 'REF' ) [ array ] IDENT '(' [ param { ',' param } ] ')' ';'
@@ -19,11 +24,14 @@ Grammar (keywords and type names case-insensitive, as in MOF)::
     qualifier  := IDENT [ '(' value ')' | '{' [ value { ',' value } ] '}' ] [ ':' FLAVOR { FLAVOR } ]
     initializer:= value | '{' [ value { ',' value } ] '}'
     value      := [ '+' | '-' ] ( INTEGER | REAL ) | STRING { STRING } | CHAR | 'true' | 'false' | 'null'
-                | ALIAS | 'instance' 'of' IDENT '{' ... '}'      (an embedded instance, as WMI writes it)
+                | ALIAS | ( 'instance' | 'value' ) 'of' IDENT '{' ... '}'   (embedded instance / v3 value)
+    enum default := [ IDENT '.' ] IDENT | '{' ... '}' | 'null'    (a property typed by an enumeration)
 
-Refused with a MofError naming them: MOF v3 structures and enumerations, C preprocessor lines.
-Types the parser does not know (``uint33``) are refused as such; any other identifier in type position
-is an embedded object of that class (WMI). ``layout()`` alone refuses what a policy struct cannot hold.
+Types the parser does not know (``uint33``) are refused as such; an identifier in type position names a
+structure or enumeration declared before it (in the enclosing class/structure or at the top level), else
+an embedded object of that class (WMI). A class declared again replaces the earlier declaration, as
+mofcomp updates a class (with a warning when they differ). C preprocessor lines go through
+``vmgen.mof._cpp`` first. ``layout()`` alone refuses what a policy struct cannot hold.
 """
 from __future__ import annotations
 
