@@ -9,7 +9,9 @@
 ``parse(text)`` reads any valid MOF (DSP0221, with WMI's extensions; see ``vmgen.mof._parser`` for the
 grammar) and returns its classes; ``parse_document(text, path=None)`` / ``parse_file(path)`` return
 everything (classes with methods and references, instances, qualifier declarations, pragmas, with
-``#pragma include`` files read relative to the including file); ``layout(cls)`` lays the class out the way WMI serializes it for
+``#pragma include`` files read relative to the including file; MOF v3 structures and enumerations;
+``cpp=True`` or ``"system"`` for C-preprocessed driver MOF); ``parse_files(paths)`` reads several files as one;
+``resolve(doc, name)`` gives a class with what it inherits; ``layout(cls)`` lays the class out the way WMI serializes it for
 the extension, under ``#pragma pack(8)``, one property after another in WmiDataId order:
 
     MOF                              C members (N = the property name)          view attribute
