@@ -189,3 +189,26 @@ def test_cli_cpp_options(tmp_path: Path) -> None:
     assert r.returncode == 2 and "-I and -D go with --cpp" in r.stderr
     r = run("mof2h", str(ISCSI / "def.mof"), "--cpp", "-D", "1X")
     assert r.returncode == 2 and "NAME or NAME=VALUE" in r.stderr
+
+
+@pytest.mark.skipif(None in (shutil.which("gcc"), shutil.which("x86_64-w64-mingw32-gcc")),
+                    reason="gcc or mingw-w64 missing (scripts/test installs them)")
+def test_headers_of_the_iscsi_classes_compile(tmp_path: Path) -> None:
+    doc = mof.parse_file(str(ISCSI / "mgmt.mof"), cpp=True, include_dirs=[STANDIN])
+    includes, refused = [], []
+    for i, cls in enumerate(doc.classes):
+        try:
+            lay = mof.layout(cls)
+        except MofError as exc:
+            refused.append(str(exc))   # e.g. embedded objects (ISCSI_IP_Address Address)
+            continue
+        (tmp_path / f"h{i}.h").write_text(lay.c_header())
+        includes.append(f'#include "h{i}.h"\n')
+    assert len(includes) >= 8 and all("cannot be laid out" in r or "WmiDataId" in r for r in refused), refused
+    body = "".join(includes) + "int main(void) { return 0; }\n"
+    for cc, prefix, flags in ((shutil.which("gcc"), "", []), (shutil.which("x86_64-w64-mingw32-gcc"),
+                                                             "#include <windows.h>\n", ["-c"])):
+        (tmp_path / "t.c").write_text(prefix + body)
+        r = subprocess.run([str(cc), "-std=c11", "-Wall", "-Wextra", "-Werror", *flags, "-I", str(tmp_path),
+                            str(tmp_path / "t.c"), "-o", str(tmp_path / "t.out")], capture_output=True, text=True)
+        assert r.returncode == 0, (cc, r.stderr[:2000])
