@@ -51,9 +51,11 @@ struct vg_counter {
     int backend;
     volatile vg_vmclock_page *page;
     size_t map_len;           /* length of the page's mapping */
-    int ext;                  /* page carries vmgen's extension words */
+    int ext;                  /* enum vg_page_source: vmgen's own page, or which word of a hypervisor's page
+                               * (vmclock: the one its flags named at open) */
+    int src;                  /* vmclock: the source its hot word follows now (note_source); else ext */
     int writable;             /* simulated: may store */
-    const volatile uint64_t *hot;
+    const volatile uint64_t *hot;   /* atomic: vmclock re-targets it when the page's flags change */
     enum wait_kind wait_kind;
     vg_file file;             /* the mapped file or vmclock device (poll waits reopen its path); fd -1 if none */
     int event_fd;             /* vg_event_fd: eventfd / inotify / device fd / -1 */
@@ -69,8 +71,8 @@ struct vg_counter {
     int *lfd;
     size_t nlfd, lcap;
     unsigned fork_gen;        /* vg_fork.h: the fork generation these fds and threads belong to */
-    char desc[160];
-    char desc_now[300];       /* vg_describe once the file is gone */
+    char desc[400];
+    char desc_now[700];       /* vg_describe once the file is gone, or the page's flags changed */
 };
 
 /* Guards every counter's listener list. One lock for all: it is held for a few writes at a time, and
@@ -178,12 +180,17 @@ static int open_vmclock(vg_counter *c, const char *path, int flags, vg_error *er
     if (p == MAP_FAILED) return fail_errno(err, errno, "cannot mmap", path);
     c->page = p;
     c->map_len = VG_PAGE_SIZE;
-    c->ext = 0;
+    c->ext = VG_SRC_GEN_COUNTER;
     if (!is_device && file_guard(&c->file, p, VG_PAGE_SIZE, VMCLOCK_ABI_SIZE, err) != VG_OK) return VG_ERROR;
     const char *why = vg_page_check_backed(c->page, 0, is_device ? 0 : (uint64_t)st.st_size);
     if (why) return fail(err, VG_E_INVALID, 0, "%s: %s", path, why);
     if (!is_device) c->file.need = (off_t)VG_LOAD(&c->page->size);   /* the file must keep what the page claims */
-    c->hot = &c->page->vm_generation_counter;
+    /* The source, once: vm_generation_counter if the hypervisor keeps one, else disruption_marker (issue 18:
+     * QEMU 11.1 bumps it on every restore and every live migration). changed() stays one load, of that word. */
+    c->ext = c->src = vg_page_source(c->page);
+    c->hot = vg_page_source_word(c->page, c->ext);
+    const char *src = c->ext == VG_SRC_GEN_COUNTER ? "vm_generation_counter"
+                      : "disruption_marker (no generation counter: also changes on live migration)";
     if (is_device && !c->file.path && !(c->file.path = strdup(path)))
         return fail(err, VG_E_OS, ENOMEM, "out of memory");
     /* poll() only means something on the device: a regular file is always "readable". */
@@ -191,10 +198,10 @@ static int open_vmclock(vg_counter *c, const char *path, int flags, vg_error *er
         c->wait_kind = WAIT_POLL_DEVICE;
         c->event_is_device = 1;
         if ((c->event_fd = device_fd(path, err)) < 0) return VG_ERROR;
-        snprintf(c->desc, sizeof c->desc, "%s, poll() notifications", path);
+        snprintf(c->desc, sizeof c->desc, "%s, %s, poll() notifications", path, src);
     } else {
         c->wait_kind = WAIT_REREAD;
-        snprintf(c->desc, sizeof c->desc, "%s, no notifications: re-read every %lld ms", path,
+        snprintf(c->desc, sizeof c->desc, "%s, %s, no notifications: re-read every %lld ms", path, src,
                  (long long)(VG_REREAD_NS / 1000000));
     }
     return VG_OK;
@@ -355,13 +362,33 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
     return VG_OK;
 }
 
+/* vmclock: an exact read found the page's flags naming another source than the hot word follows (the
+ * hypervisor gained or lost its generation counter, e.g. across a migration): re-target the hot word, so
+ * changed() follows the word read() does from the next vg_hot_word() on (the Cython layer re-fetches it after
+ * every read and wait). Tokens taken from the old word then read as changed: the switch is a change. */
+static void note_source(vg_counter *c, const vg_page_snapshot *s) {
+    if (c->backend != VG_BACKEND_VMCLOCK || s->src == __atomic_load_n(&c->src, __ATOMIC_ACQUIRE)) return;
+    __atomic_store_n(&c->hot, vg_page_source_word(c->page, s->src), __ATOMIC_RELEASE);
+    __atomic_store_n(&c->src, s->src, __ATOMIC_RELEASE);
+}
+
 int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
     if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
     if (vg_own(c, &c->fork_gen, err) != VG_OK) return VG_ERROR;
     if (file_check(&c->file, err) != VG_OK) return VG_ERROR;
-    int rc = page_read_gen(c->page, c->ext, &c->closed, out, err);
+    vg_page_snapshot s;
+    int rc = page_read(c->page, c->ext, &s, err);
     if (rc == VG_OK && file_gone(&c->file)) return file_gone_error(&c->file, err);   /* covered while we read */
+    if (rc == VG_OK) {
+        note_source(c, &s);
+        snap_to_gen(&s, out);
+    }
     return rc;
+}
+
+/* Does the page still say the device notifies (poll())? Only the device's own page can. */
+static int page_notifies(vg_counter *c) {
+    return (VG_LOAD(&c->page->flags) & VMCLOCK_FLAG_NOTIFICATION_PRESENT) != 0;
 }
 
 /* Sleep on the page's seq_count (shared futex) and our wake_word (private) until either moves,
@@ -395,8 +422,10 @@ static int futex_sleep(vg_counter *c, uint32_t seq, uint32_t wake, int64_t deadl
     return VG_OK;
 }
 
-/* poll() on fds plus our close eventfd, bounded by the deadline and VG_SLICE_NS. */
-static int poll_sleep(vg_counter *c, int fd, int64_t max_ns, int64_t deadline) {
+/* poll() on fds plus our close eventfd, bounded by the deadline and max_ns. *hup (if given) is set when the
+ * device answers POLLHUP/POLLERR without POLLIN: the driver's answer once the page no longer sets
+ * VMCLOCK_FLAG_NOTIFICATION_PRESENT (it returns at once, forever), so the caller re-reads instead. */
+static int poll_sleep(vg_counter *c, int fd, int64_t max_ns, int64_t deadline, int *hup) {
     struct pollfd pf[2] = {{c->close_fd, POLLIN, 0}, {fd, POLLIN, 0}};
     int64_t now = vg_now_ns(), until = now + max_ns;
     if (deadline >= 0 && deadline < until) until = deadline;
@@ -408,7 +437,8 @@ static int poll_sleep(vg_counter *c, int fd, int64_t max_ns, int64_t deadline) {
     if (fd >= 0 && (pf[1].revents & POLLIN)) {
         char tmp[VMCLOCK_ABI_SIZE];
         (void)!read(fd, tmp, sizeof tmp);   /* tells the driver this fd has seen the current seq_count */
-    }
+    } else if (fd >= 0 && hup && (pf[1].revents & (POLLHUP | POLLERR | POLLNVAL)))
+        *hup = 1;
     return VG_OK;
 }
 
@@ -417,7 +447,10 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
     (void)interrupt;
     int devfd = -1, rc = VG_OK;
     if (vg_own(c, &c->fork_gen, err) != VG_OK) return VG_ERROR;
-    if (c->wait_kind == WAIT_POLL_DEVICE && (devfd = device_fd(c->file.path, err)) < 0) return VG_ERROR;
+    /* A device that stopped notifying (its page lost NOTIFICATION_PRESENT, e.g. migrated to QEMU) answers poll()
+     * with POLLHUP at once: re-read instead, as for a page that never notified. */
+    if (c->wait_kind == WAIT_POLL_DEVICE && page_notifies(c) && (devfd = device_fd(c->file.path, err)) < 0)
+        return VG_ERROR;
     for (;;) {
         uint32_t wake = __atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE);
         if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_CLOSED; break; }
@@ -426,6 +459,7 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
         vg_page_snapshot s;
         if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
         if (file_gone(&c->file)) { rc = file_gone_error(&c->file, err); break; }
+        note_source(c, &s);
         if (!same_gen(&s, seen)) {
             snap_to_gen(&s, out);
             rc = VG_OK;
@@ -437,8 +471,14 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
             rc = futex_sleep(c, seq, wake, deadline_ns >= 0 && deadline_ns < slice ? deadline_ns : slice);
             if (rc == VG_TIMEOUT && (deadline_ns < 0 || deadline_ns >= slice)) rc = VG_OK;
         } else if (c->wait_kind == WAIT_FUTEX) rc = futex_sleep(c, seq, wake, deadline_ns);
-        else if (c->wait_kind == WAIT_POLL_DEVICE) rc = poll_sleep(c, devfd, VG_SLICE_NS, deadline_ns);
-        else rc = poll_sleep(c, -1, VG_REREAD_NS, deadline_ns);
+        else if (c->wait_kind == WAIT_POLL_DEVICE && devfd >= 0) {
+            int hup = 0;
+            rc = poll_sleep(c, devfd, VG_SLICE_NS, deadline_ns, &hup);
+            if (hup) {   /* the device stopped notifying: re-read for the rest of this wait */
+                close(devfd);
+                devfd = -1;
+            }
+        } else rc = poll_sleep(c, -1, VG_REREAD_NS, deadline_ns, NULL);
         if (rc == VG_INTERRUPTED) break;
         if (__atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE) != wake &&
             !__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_WOKEN; break; }
@@ -446,6 +486,7 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
             if ((rc = file_check(&c->file, err)) != VG_OK) break;
             if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
             if (file_gone(&c->file)) { rc = file_gone_error(&c->file, err); break; }
+            note_source(c, &s);
             if (!same_gen(&s, seen)) {
                 snap_to_gen(&s, out);
                 rc = VG_OK;
@@ -457,7 +498,7 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
     return rc;
 }
 
-vg_hot_ptr vg_hot_word(vg_counter *c) { return c->hot; }
+vg_hot_ptr vg_hot_word(vg_counter *c) { return __atomic_load_n(&c->hot, __ATOMIC_ACQUIRE); }
 
 int vg_event_fd(vg_counter *c) { return vg_own(c, &c->fork_gen, NULL) == VG_OK ? c->event_fd : -1; }
 
@@ -482,7 +523,10 @@ int vg_listen(vg_counter *c, int *fd, vg_error *err) {
     if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
     int f;
     if (c->event_is_inotify) f = inotify_fd(&c->file, err);
-    else if (c->event_is_device) f = device_fd(c->file.path, err);
+    else if (c->event_is_device) {
+        if (!page_notifies(c)) return VG_OK;   /* stopped notifying: fd -1, the caller re-reads (POLLHUP would spin) */
+        f = device_fd(c->file.path, err);
+    }
     else if (c->event_fd >= 0) {
         if ((f = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) fail_errno(err, errno, "eventfd", "");
     } else return VG_OK;   /* no notifications: the caller re-reads */
@@ -522,7 +566,9 @@ void vg_unlisten(vg_counter *c, int fd) {
     if (found) close(fd);   /* only ours: an fd a forked child inherited was closed when it adopted c */
 }
 
-int64_t vg_poll_interval_ns(vg_counter *c) { return c->wait_kind == WAIT_REREAD ? VG_REREAD_NS : 0; }
+int64_t vg_poll_interval_ns(vg_counter *c) {
+    return c->wait_kind == WAIT_REREAD || (c->wait_kind == WAIT_POLL_DEVICE && !page_notifies(c)) ? VG_REREAD_NS : 0;
+}
 
 int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err) {
     if (c->backend != VG_BACKEND_SIMULATED)
@@ -636,6 +682,27 @@ void vg_free(vg_counter *c) {
     free(c);
 }
 
-const char *vg_describe(vg_counter *c) { return file_describe(&c->file, c->desc, c->desc_now, sizeof c->desc_now); }
+static const char *source_name(int src) {
+    return src == VG_SRC_DISRUPTION_MARKER ? "disruption_marker" : "vm_generation_counter";
+}
+
+const char *vg_describe(vg_counter *c) {
+    const char *d = file_describe(&c->file, c->desc, c->desc_now, sizeof c->desc_now);
+    if (d != c->desc || c->backend != VG_BACKEND_VMCLOCK || vg_page_source(c->page) == c->ext) return d;
+    /* The hypervisor gained or lost the generation counter since open (a migration): say what that means. */
+    snprintf(c->desc_now, sizeof c->desc_now, "%s; VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT has been %s since open: "
+             "a change (count_high 1 while it lasts); read() follows %s now, changed() follows %s", c->desc,
+             c->ext == VG_SRC_GEN_COUNTER ? "cleared" : "set", source_name(vg_page_source(c->page)),
+             source_name(__atomic_load_n(&c->src, __ATOMIC_ACQUIRE)));
+    return c->desc_now;
+}
+
+const char *vg_source(vg_counter *c) {
+    switch (c->backend) {
+    case VG_BACKEND_VMCLOCK: return source_name(__atomic_load_n(&c->src, __ATOMIC_ACQUIRE));
+    case VG_BACKEND_VMGENID: return "uevents";
+    default: return "simulated";
+    }
+}
 
 const char *vg_platform(void) { return "linux"; }

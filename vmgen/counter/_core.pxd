@@ -60,6 +60,7 @@ cdef extern from "vg_counter.h" nogil:
     int64_t vg_now_ns()
     void *vg_interrupt_handle()
     const char *vg_describe(vg_counter *c)
+    const char *vg_source(vg_counter *c)
     const char *vg_platform()
     int vg_listen(vg_counter *c, int *fd, vg_error *err)
     void vg_listen_drain(vg_counter *c, int fd)
@@ -75,6 +76,8 @@ cdef class CounterBase:
     cdef bint _closed
     cdef void *_interrupt
     cdef unsigned _fork_gen   # vg_fork_generation() when this process last adopted the C state
+    cdef str _source_name     # vg_source(), kept for after close
     cdef int _enter(self) except -1
     cdef void _leave(self)
     cdef int _adopt(self) except -1
+    cdef void _refresh_hot(self)
