@@ -65,6 +65,7 @@ CHROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 _ENTER = ('set -e; r=$1; shift; mount --rbind /dev "$r/dev"; mount -t proc proc "$r/proc"; '
           'mount --rbind /sys "$r/sys"; exec chroot "$r" "$@"')
 QEMU_MEMORY = os.environ.get("VMGEN_QEMU_MEMORY", "512")
+KERNEL_CMDLINE = os.environ.get("VMGEN_QEMU_CMDLINE", "console=ttyS0 quiet panic=-1")
 BOOT_TIMEOUT = float(os.environ.get("VMGEN_QEMU_BOOT_TIMEOUT", "240"))
 CLONE_TIMEOUT = float(os.environ.get("VMGEN_QEMU_CLONE_TIMEOUT", "120"))
 
@@ -261,7 +262,7 @@ class Guest:
         cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", QEMU_MEMORY,
                "-smp", "1", "-display", "none", "-no-reboot", "-nodefaults",
                "-kernel", self.inner(r.kernel / "vmlinuz"), "-initrd", self.inner(r.initrd),
-               "-append", "console=ttyS0 quiet panic=-1",
+               "-append", KERNEL_CMDLINE,
                "-device", "vmclock", "-device", "vmgenid,guid=auto",
                "-drive", f"file={self.inner(r.root_image)},format=raw,if=virtio,readonly=on",
                "-drive", f"file={self.inner(r.vmgen_image)},format=raw,if=virtio,readonly=on",
@@ -691,6 +692,8 @@ class Rig:
         """A run folder under /rig; every QEMU started in it is killed and the folder removed on exit, and the
         final unmount step runs (logs of the last session stay in cache/last-run for a look afterwards)."""
         self.lock()
+        for stale in self.rig.glob("run-*"):         # a killed session's (SIGKILL skips every finally)
+            shutil.rmtree(stale, ignore_errors=True)
         run = self.rig / f"run-{os.getpid()}"
         shutil.rmtree(run, ignore_errors=True)
         run.mkdir(parents=True)
