@@ -194,6 +194,10 @@ const char *vg_platform(void);
 /* Extra one-line facts about an open counter for `vmgen status` (e.g. "poll() notifications",
  * "re-read every 5 ms"). Static or counter-owned storage. */
 const char *vg_describe(vg_counter *c);
+/* Where read()'s count and changed()'s word come from, fixed at open (static storage): "GenerationCount" (windows),
+ * "vm_generation_counter" or "disruption_marker" (vmclock: the latter when the hypervisor's page has no
+ * generation counter, issue 18), "uevents" (vmgenid: changes this process heard), "simulated". */
+const char *vg_source(vg_counter *c);
 
 /* ---- Asynchronous waits without a thread (added for the Windows backend, issue 6) ----
  * Windows asyncio's default loop (proactor) has no add_reader, so vg_event_fd() is -1 there. Instead an

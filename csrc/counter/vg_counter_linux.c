@@ -51,7 +51,7 @@ struct vg_counter {
     int backend;
     volatile vg_vmclock_page *page;
     size_t map_len;           /* length of the page's mapping */
-    int ext;                  /* page carries vmgen's extension words */
+    int ext;                  /* enum vg_page_source: vmgen's own page, or which word of a hypervisor's page */
     int writable;             /* simulated: may store */
     const volatile uint64_t *hot;
     enum wait_kind wait_kind;
@@ -69,8 +69,8 @@ struct vg_counter {
     int *lfd;
     size_t nlfd, lcap;
     unsigned fork_gen;        /* vg_fork.h: the fork generation these fds and threads belong to */
-    char desc[160];
-    char desc_now[300];       /* vg_describe once the file is gone */
+    char desc[400];
+    char desc_now[700];       /* vg_describe once the file is gone, or the page's flags changed */
 };
 
 /* Guards every counter's listener list. One lock for all: it is held for a few writes at a time, and
@@ -178,12 +178,17 @@ static int open_vmclock(vg_counter *c, const char *path, int flags, vg_error *er
     if (p == MAP_FAILED) return fail_errno(err, errno, "cannot mmap", path);
     c->page = p;
     c->map_len = VG_PAGE_SIZE;
-    c->ext = 0;
+    c->ext = VG_SRC_GEN_COUNTER;
     if (!is_device && file_guard(&c->file, p, VG_PAGE_SIZE, VMCLOCK_ABI_SIZE, err) != VG_OK) return VG_ERROR;
     const char *why = vg_page_check_backed(c->page, 0, is_device ? 0 : (uint64_t)st.st_size);
     if (why) return fail(err, VG_E_INVALID, 0, "%s: %s", path, why);
     if (!is_device) c->file.need = (off_t)VG_LOAD(&c->page->size);   /* the file must keep what the page claims */
-    c->hot = &c->page->vm_generation_counter;
+    /* The source, once: vm_generation_counter if the hypervisor keeps one, else disruption_marker (issue 18:
+     * QEMU 11.1 bumps it on every restore and every live migration). changed() stays one load, of that word. */
+    c->ext = vg_page_source(c->page);
+    c->hot = vg_page_source_word(c->page, c->ext);
+    const char *src = c->ext == VG_SRC_GEN_COUNTER ? "vm_generation_counter"
+                      : "disruption_marker (no generation counter: also changes on live migration)";
     if (is_device && !c->file.path && !(c->file.path = strdup(path)))
         return fail(err, VG_E_OS, ENOMEM, "out of memory");
     /* poll() only means something on the device: a regular file is always "readable". */
@@ -191,10 +196,10 @@ static int open_vmclock(vg_counter *c, const char *path, int flags, vg_error *er
         c->wait_kind = WAIT_POLL_DEVICE;
         c->event_is_device = 1;
         if ((c->event_fd = device_fd(path, err)) < 0) return VG_ERROR;
-        snprintf(c->desc, sizeof c->desc, "%s, poll() notifications", path);
+        snprintf(c->desc, sizeof c->desc, "%s, %s, poll() notifications", path, src);
     } else {
         c->wait_kind = WAIT_REREAD;
-        snprintf(c->desc, sizeof c->desc, "%s, no notifications: re-read every %lld ms", path,
+        snprintf(c->desc, sizeof c->desc, "%s, %s, no notifications: re-read every %lld ms", path, src,
                  (long long)(VG_REREAD_NS / 1000000));
     }
     return VG_OK;
@@ -395,8 +400,10 @@ static int futex_sleep(vg_counter *c, uint32_t seq, uint32_t wake, int64_t deadl
     return VG_OK;
 }
 
-/* poll() on fds plus our close eventfd, bounded by the deadline and VG_SLICE_NS. */
-static int poll_sleep(vg_counter *c, int fd, int64_t max_ns, int64_t deadline) {
+/* poll() on fds plus our close eventfd, bounded by the deadline and max_ns. *hup (if given) is set when the
+ * device answers POLLHUP/POLLERR without POLLIN: the driver's answer once the page no longer sets
+ * VMCLOCK_FLAG_NOTIFICATION_PRESENT (it returns at once, forever), so the caller re-reads instead. */
+static int poll_sleep(vg_counter *c, int fd, int64_t max_ns, int64_t deadline, int *hup) {
     struct pollfd pf[2] = {{c->close_fd, POLLIN, 0}, {fd, POLLIN, 0}};
     int64_t now = vg_now_ns(), until = now + max_ns;
     if (deadline >= 0 && deadline < until) until = deadline;
@@ -408,7 +415,8 @@ static int poll_sleep(vg_counter *c, int fd, int64_t max_ns, int64_t deadline) {
     if (fd >= 0 && (pf[1].revents & POLLIN)) {
         char tmp[VMCLOCK_ABI_SIZE];
         (void)!read(fd, tmp, sizeof tmp);   /* tells the driver this fd has seen the current seq_count */
-    }
+    } else if (fd >= 0 && hup && (pf[1].revents & (POLLHUP | POLLERR | POLLNVAL)))
+        *hup = 1;
     return VG_OK;
 }
 
@@ -437,8 +445,14 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
             rc = futex_sleep(c, seq, wake, deadline_ns >= 0 && deadline_ns < slice ? deadline_ns : slice);
             if (rc == VG_TIMEOUT && (deadline_ns < 0 || deadline_ns >= slice)) rc = VG_OK;
         } else if (c->wait_kind == WAIT_FUTEX) rc = futex_sleep(c, seq, wake, deadline_ns);
-        else if (c->wait_kind == WAIT_POLL_DEVICE) rc = poll_sleep(c, devfd, VG_SLICE_NS, deadline_ns);
-        else rc = poll_sleep(c, -1, VG_REREAD_NS, deadline_ns);
+        else if (c->wait_kind == WAIT_POLL_DEVICE && devfd >= 0) {
+            int hup = 0;
+            rc = poll_sleep(c, devfd, VG_SLICE_NS, deadline_ns, &hup);
+            if (hup) {   /* the device stopped notifying: re-read for the rest of this wait */
+                close(devfd);
+                devfd = -1;
+            }
+        } else rc = poll_sleep(c, -1, VG_REREAD_NS, deadline_ns, NULL);
         if (rc == VG_INTERRUPTED) break;
         if (__atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE) != wake &&
             !__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_WOKEN; break; }
@@ -636,6 +650,24 @@ void vg_free(vg_counter *c) {
     free(c);
 }
 
-const char *vg_describe(vg_counter *c) { return file_describe(&c->file, c->desc, c->desc_now, sizeof c->desc_now); }
+const char *vg_describe(vg_counter *c) {
+    const char *d = file_describe(&c->file, c->desc, c->desc_now, sizeof c->desc_now);
+    if (d != c->desc || c->backend != VG_BACKEND_VMCLOCK || vg_page_source(c->page) == c->ext) return d;
+    /* The hypervisor gained or lost the generation counter since open (a migration): say what that means. */
+    snprintf(c->desc_now, sizeof c->desc_now, "%s; VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT has been %s since open: "
+             "read(), wait() and guard() saw that as a change and now follow %s, changed() still loads %s "
+             "(reopen the counter to follow the new source there too)", c->desc,
+             c->ext == VG_SRC_GEN_COUNTER ? "cleared" : "set",
+             c->ext == VG_SRC_GEN_COUNTER ? "disruption_marker" : "vm_generation_counter", vg_source(c));
+    return c->desc_now;
+}
+
+const char *vg_source(vg_counter *c) {
+    switch (c->backend) {
+    case VG_BACKEND_VMCLOCK: return c->ext == VG_SRC_DISRUPTION_MARKER ? "disruption_marker" : "vm_generation_counter";
+    case VG_BACKEND_VMGENID: return "uevents";
+    default: return "simulated";
+    }
+}
 
 const char *vg_platform(void) { return "linux"; }

@@ -804,6 +804,8 @@ static void counter_destroy(vg_counter *c) {
 
 const char *vg_platform(void) { return "windows"; }
 
+const char *vg_source(vg_counter *c) { return c->backend == VG_BACKEND_WINDOWS ? "GenerationCount" : "simulated"; }
+
 const char *vg_describe(vg_counter *c) {
     if (c->backend == VG_BACKEND_WINDOWS) {
         if (c->event_mode)

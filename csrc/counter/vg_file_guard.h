@@ -85,6 +85,7 @@ static int guard_cover(vg_guard *g) {
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1, 0);
     if (p == MAP_FAILED) return 0;
     ((vg_vmclock_page *)p)->vm_generation_counter = VG_HOT_BROKEN;
+    ((vg_vmclock_page *)p)->disruption_marker = VG_HOT_BROKEN;   /* every word a hot path may load */
     ((vg_vmclock_page *)p)->vg_changes = VG_HOT_BROKEN;
     if (mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) {
         munmap(p, len);
@@ -95,6 +96,7 @@ static int guard_cover(vg_guard *g) {
     void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON | MAP_FIXED, -1, 0);
     if (p == MAP_FAILED) return 0;
     __atomic_store_n(&((vg_vmclock_page *)p)->vm_generation_counter, VG_HOT_BROKEN, __ATOMIC_RELEASE);
+    __atomic_store_n(&((vg_vmclock_page *)p)->disruption_marker, VG_HOT_BROKEN, __ATOMIC_RELEASE);
     __atomic_store_n(&((vg_vmclock_page *)p)->vg_changes, VG_HOT_BROKEN, __ATOMIC_RELEASE);
 #endif
     G_STORE(&g->broken, 1);

@@ -67,7 +67,8 @@ _Static_assert(sizeof(vg_vmclock_page) == 136, "page struct");
  * backing: how many bytes back the page: a file's length, or 0 for the vmclock device. The kernel's driver
  * (drivers/ptp/ptp_vmclock.c) accepts any `size` up to its memory resource (8192 is fine; 64 KiB on arm64 with
  * 64 KiB pages, where the device appears only if size >= PAGE_SIZE) and maps the first page, so vmgen asks only
- * that size covers vm_generation_counter and, for a file (the resource a file stands in for), fits in it. */
+ * that size covers vm_generation_counter and, for a file (the resource a file stands in for), fits in it.
+ * need_ext also requires VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT; a hypervisor's page may lack it (vg_page_source). */
 static inline const char *vg_page_check_backed(const volatile vg_vmclock_page *p, int need_ext, uint64_t backing) {
     if (VG_LOAD(&p->magic) != VMCLOCK_MAGIC)
         return "bad magic (not a VMClock page)";
@@ -78,8 +79,10 @@ static inline const char *vg_page_check_backed(const volatile vg_vmclock_page *p
         return "bad size (the page's size field is larger than the file holding it)";
     if (VG_LOAD(&p->version) != VMCLOCK_VERSION)
         return "unsupported version (expected 1)";
-    if (!(VG_LOAD(&p->flags) & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT))
-        return "VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT is not set (the hypervisor does not provide a generation counter)";
+    /* Pages vmgen writes always set the flag. A hypervisor's page without it still has disruption_marker:
+     * the vmclock backend follows that instead (vg_page_source), so only vmgen's own pages require the flag. */
+    if (need_ext && !(VG_LOAD(&p->flags) & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT))
+        return "VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT is not set (a page vmgen writes always sets it)";
     if (need_ext && (size < sizeof(vg_vmclock_page) || VG_LOAD(&p->vg_magic) != VG_EXT_MAGIC))
         return "not a vmgen simulated-counter page (missing VGSM extension)";
     return NULL;
@@ -100,20 +103,54 @@ static inline void vg_page_init(vg_vmclock_page *p, uint64_t extra_flags) {
     __atomic_store_n(&p->magic, VMCLOCK_MAGIC, __ATOMIC_RELEASE);  /* magic last: page complete */
 }
 
+/* Where a counter's generation comes from: the `ext` argument of the readers below (0 and 1 keep their old
+ * meaning, so callers that pass a literal are unchanged). Chosen once, when the counter is opened. */
+enum vg_page_source {
+    VG_SRC_GEN_COUNTER = 0,        /* a hypervisor's page with VM_GEN_COUNTER_PRESENT: vm_generation_counter */
+    VG_SRC_VMGEN = 1,              /* a page vmgen writes (simulated, vmgenid): plus the extension words */
+    VG_SRC_DISRUPTION_MARKER = 2,  /* a hypervisor's page without it (QEMU 11.1): disruption_marker, which also
+                                    * changes on live migration -- a conservative restore signal */
+};
+
+/* Which word a hypervisor's page (read-only to us) should be followed by, from its flags now. */
+static inline int vg_page_source(const volatile vg_vmclock_page *p) {
+    return (VG_LOAD(&p->flags) & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT) ? VG_SRC_GEN_COUNTER
+                                                                        : VG_SRC_DISRUPTION_MARKER;
+}
+
+/* The word changed() loads for a hypervisor's page opened with source `src` (one 64-bit load, as before). */
+static inline const volatile uint64_t *vg_page_source_word(const volatile vg_vmclock_page *p, int src) {
+    return src == VG_SRC_DISRUPTION_MARKER ? &p->disruption_marker : &p->vm_generation_counter;
+}
+
 typedef struct vg_page_snapshot {
     uint64_t count, count_high, changes;
     uint32_t seq;
 } vg_page_snapshot;
 
 /* One seqlock read attempt: 1 = consistent snapshot in *out, 0 = retry (odd or moved).
- * ext: also read the extension words (else count_high = 0, changes = count). */
+ * ext: VG_SRC_VMGEN reads the extension words (count_high, changes). For a hypervisor's page, ext is the source
+ * chosen at open, and the page's flags are read in the same snapshot: count comes from the word the flags name
+ * NOW (vm_generation_counter while VM_GEN_COUNTER_PRESENT is set, else disruption_marker), and count_high is 1
+ * while that flag differs from what it was at open, else 0. So a flags change is a change to read(), wait() and
+ * guard(), and they never follow a word the hypervisor stopped maintaining. changes = the word the hot path
+ * loads (the one chosen at open). */
 static inline int vg_page_try_read(const volatile vg_vmclock_page *p, int ext, vg_page_snapshot *out) {
     uint32_t s1 = __atomic_load_n(&p->seq_count, __ATOMIC_ACQUIRE);
     if (s1 & 1u)
         return 0;
-    out->count = VG_LOAD(&p->vm_generation_counter);
-    out->count_high = ext ? VG_LOAD(&p->vg_count_high) : 0;
-    out->changes = ext ? VG_LOAD(&p->vg_changes) : out->count;
+    if (ext == VG_SRC_VMGEN) {
+        out->count = VG_LOAD(&p->vm_generation_counter);
+        out->count_high = VG_LOAD(&p->vg_count_high);
+        out->changes = VG_LOAD(&p->vg_changes);
+    } else {
+        uint64_t gen = VG_LOAD(&p->vm_generation_counter), marker = VG_LOAD(&p->disruption_marker);
+        int now = (VG_LOAD(&p->flags) & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT) ? VG_SRC_GEN_COUNTER
+                                                                             : VG_SRC_DISRUPTION_MARKER;
+        out->count = now == VG_SRC_GEN_COUNTER ? gen : marker;
+        out->count_high = now != ext;
+        out->changes = ext == VG_SRC_DISRUPTION_MARKER ? marker : gen;
+    }
     __atomic_thread_fence(__ATOMIC_ACQUIRE);   /* field loads complete before the re-check */
     uint32_t s2 = VG_LOAD(&p->seq_count);
     out->seq = s1;

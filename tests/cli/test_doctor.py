@@ -122,12 +122,17 @@ def test_usable_vmclock_page_makes_doctor_exit_0(tmp_path):
 
 
 @linux_only
-def test_vmclock_page_without_a_generation_counter_names_the_hypervisor_feature(tmp_path):
+def test_vmclock_page_without_a_generation_counter_uses_disruption_marker(tmp_path):
+    """Issue 18: QEMU's page (flags 0) is usable through disruption_marker, and doctor says what that costs and
+    which hypervisor feature would make it exact. (Before: not usable, exit 1.)"""
     t = Tree(tmp_path)
     make_page(str(tmp_path / "dev" / "vmclock0"), flags=0)
-    f = finding(t.diagnose(), "vmclock")
-    assert not f.usable and "Firecracker 1.15" in f.remedy
-    assert doctor("--root", str(tmp_path)).returncode == 1
+    r = t.diagnose()
+    f = finding(r, "vmclock")
+    assert f.usable and r.source == "vmclock" and "disruption_marker" in f.reason and "live migration" in f.reason
+    assert "Firecracker 1.15" in f.remedy
+    cli = doctor("--root", str(tmp_path))
+    assert cli.returncode == 0 and "disruption_marker" in cli.stdout.splitlines()[0]
 
 
 @linux_only

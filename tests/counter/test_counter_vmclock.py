@@ -59,7 +59,6 @@ def test_notification_flag_on_a_plain_file_falls_back_to_rereading(tmp_path):
     (dict(size=100), "bad size"),
     (dict(size=8192), "bad size"),
     (dict(version=2), "version"),
-    (dict(flags=NOTIFY_PRESENT | 0xFF), "VM_GEN_COUNTER_PRESENT"),
     (dict(length=64), "too small"),
 ])
 def test_bad_pages_raise_clear_errors(tmp_path, kw, match):

@@ -47,11 +47,13 @@ class VmclockAbi(ctypes.LittleEndianStructure):
 
 SEQ_OFF = VmclockAbi.seq_count.offset
 GEN_OFF = VmclockAbi.vm_generation_counter.offset
+MARKER_OFF = VmclockAbi.disruption_marker.offset
+FLAGS_OFF = VmclockAbi.flags.offset
 
 
-def make_page(path, *, magic=MAGIC, size=PAGE, version=1, flags=GEN_PRESENT, seq=0, gen=0, length=PAGE):
+def make_page(path, *, magic=MAGIC, size=PAGE, version=1, flags=GEN_PRESENT, seq=0, gen=0, marker=0, length=PAGE):
     abi = VmclockAbi(magic=magic, size=size, version=version, flags=flags, seq_count=seq,
-                     vm_generation_counter=gen)
+                     vm_generation_counter=gen, disruption_marker=marker)
     data = bytes(abi).ljust(length, b"\0")[:length]
     with open(path, "wb") as f:
         f.write(data)
@@ -69,6 +71,22 @@ def write_gen(mm, value, *, split=False):
     else:
         struct.pack_into("<Q", mm, GEN_OFF, value)
     struct.pack_into("<I", mm, SEQ_OFF, (seq + 2) & 0xFFFFFFFF)
+
+
+def write_fields(mm, **fields):
+    """Update 64-bit page fields (disruption_marker=, flags=, vm_generation_counter=) in one seqlock write, as
+    QEMU's post-load does for a restored or migrated guest (seq odd, stores, seq even)."""
+    seq = struct.unpack_from("<I", mm, SEQ_OFF)[0]
+    struct.pack_into("<I", mm, SEQ_OFF, (seq + 1) & 0xFFFFFFFF)
+    for name, value in fields.items():
+        struct.pack_into("<Q", mm, getattr(VmclockAbi, name).offset, value)
+    struct.pack_into("<I", mm, SEQ_OFF, (seq + 2) & 0xFFFFFFFF)
+
+
+def restore_like_qemu(mm):
+    """What QEMU 11.1 does to the page of a restored (or live-migrated) guest: disruption_marker + 1, nothing else
+    (flags 0, vm_generation_counter stays 0; /work/shared/reference/QEMU_RIG.md)."""
+    write_fields(mm, disruption_marker=struct.unpack_from("<Q", mm, MARKER_OFF)[0] + 1)
 
 
 def fd_count() -> int:

@@ -24,7 +24,7 @@ import weakref
 from sys import exc_info as _exc_info
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Union
 
-from . import _core
+from . import _backends, _core
 from ._backends import PRIORITY, BackendInfo, backends, vmgenid_devpath, vmgenid_kernel_notifies
 from ._generation import Generation, coerce
 from ..errors import CounterClosed, DeviceNotFound, GenerationChanged
@@ -101,14 +101,19 @@ class Counter(_core.CounterBase):
 
     # No instance __dict__: on CPython 3.12+ a dict on the instance keeps `c.changed` off the specialised
     # method-load path (issue 16). A new instance attribute needs its name here.
-    __slots__ = ("backend", "path", "_watchers", "_subs", "_delivery", "_sub_lock", "__weakref__")
+    __slots__ = ("backend", "path", "source", "_watchers", "_subs", "_delivery", "_sub_lock", "__weakref__")
 
     backend: str
+    #: Where ``Generation.count`` and the hot word come from, fixed at open: "vm_generation_counter" or
+    #: "disruption_marker" (vmclock; the latter on a hypervisor without a generation counter, which also
+    #: changes on live migration), "uevents" (vmgenid), "GenerationCount" (windows), "simulated".
+    source: str
 
     def __init__(self, backend_id: int, path: Optional[str] = None, flags: int = 0, *, name: str = "",
                  path_shown: Optional[str] = None) -> None:
         self.backend = name
         self.path = path_shown
+        self.source = self._source()
         self._watchers: Dict[Any, Any] = {}
         self._subs: List[Subscription] = []
         self._delivery: Optional[_Delivery] = None
@@ -348,7 +353,7 @@ def _open_one(name: str, path: Optional[str], flags: int = 0) -> Counter:
             devpath = os.path.realpath(devpath)[len("/sys"):]
         return Counter(_core.BACKEND_IDS[name], devpath, 0, name=name, path_shown=devpath)
     if name == "vmclock" and path is None:
-        path = "/dev/vmclock0"
+        path = _backends.VMCLOCK_DEVICE   # the device backends() probed (read at call time: tests point it at a page file)
     return Counter(_core.BACKEND_IDS[name], path, flags if name == "vmclock" else 0, name=name, path_shown=path)
 
 

@@ -37,6 +37,7 @@ class Subscription:
 class Counter:
     backend: str
     path: Optional[str]
+    source: str
     @property
     def closed(self) -> bool: ...
     def read(self) -> Generation: ...

@@ -12,6 +12,7 @@ import sys
 from typing import List, NamedTuple, Optional, Tuple
 
 from . import _core
+from ..errors import VmgenError
 
 PRIORITY = ("windows", "vmclock", "vmgenid", "simulated")
 VMCLOCK_DEVICE = "/dev/vmclock0"
@@ -109,14 +110,41 @@ def _probe_windows() -> BackendInfo:
     return BackendInfo("windows", ok, "\\\\.\\VmGenerationCounter" if ok else why)
 
 
+# What each vmclock source means, for backends(), `vmgen doctor` and the docs (issue 18).
+VMCLOCK_SOURCES = {
+    "vm_generation_counter": "vm_generation_counter (the hypervisor's VM generation counter: changes on each "
+                             "restore and clone)",
+    "disruption_marker": "no generation counter on this hypervisor: using disruption_marker, which also changes "
+                         "on live migration (a conservative restore signal: every restore and clone, plus "
+                         "migrations)",
+}
+
+
+def vmclock_probe(path: str) -> Tuple[bool, str, Optional[str]]:
+    """(usable, why not, source): can the vmclock backend open `path`, and which word of the page would it follow
+    ("vm_generation_counter", or "disruption_marker" when the page lacks VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT)?
+    The C core decides, as vmgen.open() would."""
+    ok, why = _core.probe("vmclock", path)
+    if not ok:
+        return False, why, None
+    try:
+        c = _core.CounterBase(_core.BACKEND_IDS["vmclock"], path)
+    except (OSError, VmgenError) as exc:   # gone or changed between the two opens: report what this one saw
+        return False, str(exc), None
+    try:
+        return True, "", c._source()
+    finally:
+        c._close()
+
+
 def _probe_vmclock() -> BackendInfo:
     if _core.PLATFORM != "linux":
         return BackendInfo("vmclock", False, _ONLY_LINUX)
     if not os.path.exists(VMCLOCK_DEVICE):
         return BackendInfo("vmclock", False, f"no {VMCLOCK_DEVICE} (needs the vmclock driver, Linux 6.13+, "
-                                             "and a hypervisor exposing VMClock with vm_generation_counter)")
-    ok, why = _core.probe("vmclock", VMCLOCK_DEVICE)
-    return BackendInfo("vmclock", ok, VMCLOCK_DEVICE if ok else why)
+                                             "and a hypervisor exposing VMClock)")
+    ok, why, source = vmclock_probe(VMCLOCK_DEVICE)
+    return BackendInfo("vmclock", ok, f"{VMCLOCK_DEVICE}: {VMCLOCK_SOURCES[source]}" if ok and source else why)
 
 
 def _probe_vmgenid() -> BackendInfo:

@@ -60,6 +60,7 @@ cdef extern from "vg_counter.h" nogil:
     int64_t vg_now_ns()
     void *vg_interrupt_handle()
     const char *vg_describe(vg_counter *c)
+    const char *vg_source(vg_counter *c)
     const char *vg_platform()
     int vg_listen(vg_counter *c, int *fd, vg_error *err)
     void vg_listen_drain(vg_counter *c, int fd)

@@ -290,6 +290,12 @@ cdef class CounterBase:
             return "closed"
         return vg_describe(self._c).decode("utf-8", "replace")
 
+    def _source(self):
+        """Where count and the hot word come from, fixed at open (vg_counter.h vg_source); None once freed."""
+        if self._c == NULL:
+            return None
+        return vg_source(self._c).decode("ascii")
+
     # ---- closing ----
 
     @property

@@ -15,6 +15,7 @@ import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from . import _core
+from ._backends import VMCLOCK_SOURCES, vmclock_probe
 
 VMCLOCK_IDS = ("AMZNC10C", "VMCLOCK")                          # ACPI ids ptp_vmclock binds to
 VMGENID_IDS = ("VMGENCTR", "VM_GEN_COUNTER", "QEMUVGID")      # ACPI HID/CIDs of a VM generation ID device
@@ -143,16 +144,17 @@ def _vmclock(m: _Machine) -> Finding:
                            f"give a group read access with a udev rule, e.g. /etc/udev/rules.d/70-vmclock.rules: "
                            f"{UDEV_RULE}; then `groupadd -r vmclock; usermod -aG vmclock USER; udevadm control "
                            f"--reload; udevadm trigger` (or run as root)")
-        ok, why = _core.probe("vmclock", dev)
+        ok, why, source = vmclock_probe(dev)
         if ok:
             flags = _vmclock_flags(dev)
             how = ("the hypervisor notifies changes (poll)" if flags is not None and flags & (1 << 9)
                    else "no notifications: waits re-read the page every 5 ms")
-            return Finding("vmclock", True, f"{dev}: VM generation counter present; {how}", "")
-        if "VM_GEN_COUNTER_PRESENT" in why:
-            return Finding("vmclock", False, why,
-                           "turn on VMClock's VM generation counter in the hypervisor (Firecracker 1.15 and "
-                           "later fill vm_generation_counter)")
+            if source == "disruption_marker":   # issue 18: usable, conservatively
+                return Finding("vmclock", True, f"{dev}: {VMCLOCK_SOURCES[source]}; {how}",
+                               "optional: a hypervisor that fills VMClock's vm_generation_counter (Firecracker "
+                               "1.15 and later) stops live migrations from counting as restores")
+            return Finding("vmclock", True, f"{dev}: VM generation counter present (vm_generation_counter); {how}",
+                           "")
         if "ermission" in why:
             return Finding("vmclock", False, why, f"a udev rule giving a group read access: {UDEV_RULE}")
         return Finding("vmclock", False, why, "see the kernel log (dmesg | grep -i vmclock)")
@@ -160,8 +162,8 @@ def _vmclock(m: _Machine) -> Finding:
     if not devices:
         return Finding("vmclock", False, f"no {dev} and no VMClock device in {m.p('sys')}: the hypervisor "
                        "exposes none",
-                       "a hypervisor that exposes VMClock with its VM generation counter (Firecracker 1.15 and "
-                       "later; QEMU's `-device vmclock`)")
+                       "a hypervisor that exposes VMClock (QEMU's `-device vmclock`: disruption_marker only; "
+                       "Firecracker 1.15 and later: with its VM generation counter)")
     name, d = devices[0]
     drv = m.driver(d)
     if drv is not None:
@@ -189,10 +191,11 @@ def _vmclock(m: _Machine) -> Finding:
 
 
 def _vmclock_flags(dev: str) -> Optional[int]:
+    """The page's flags word (offset 24; 16 is disruption_marker), as the driver's read() returns it."""
     try:
         with open(dev, "rb") as f:
-            head = f.read(24)
-        return int.from_bytes(head[16:24], "little") if len(head) == 24 else None
+            head = f.read(32)
+        return int.from_bytes(head[24:32], "little") if len(head) == 32 else None
     except OSError:
         return None
 

@@ -59,7 +59,8 @@ def counter() -> str:
         g = c.read()
         if c.changed(token):
             return "changed"
-        return f"{g} {int(g)} {g.count} {g.count_high}"
+        source: str = c.source   # "vm_generation_counter", "disruption_marker", ... (issue 18)
+        return f"{g} {int(g)} {g.count} {g.count_high} {source}"
 
 
 def restore_hooks() -> None:
