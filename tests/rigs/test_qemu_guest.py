@@ -87,7 +87,7 @@ def test_rig_leaves_no_mount_and_no_qemu(run):
 def test_backends_see_the_real_vmclock_and_a_silent_vmgenid(run):
     b = by_name(run["boot"]["backends"])
     assert b["vmclock"]["available"], b["vmclock"]                   # QEMU's page, followed by disruption_marker
-    assert "/dev/vmclock0" in b["vmclock"]["reason"], b["vmclock"]
+    assert "/dev/vmclock0" in b["vmclock"]["reason"] and "disruption_marker" in b["vmclock"]["reason"], b["vmclock"]
     assert not b["vmgenid"]["available"], b["vmgenid"]
     assert "QEMUVGID" in b["vmgenid"]["reason"] and "sends no uevent" in b["vmgenid"]["reason"], b["vmgenid"]
     assert run["boot"]["env"]["uname"].split()[2] in b["vmgenid"]["reason"]
@@ -100,6 +100,7 @@ def test_doctor_picks_vmclock_and_says_vmgenid_cannot_notify(run):
     assert rep["ok"] and rep["source"] == "vmclock", rep
     f = by_name(rep["backends"])
     assert f["vmclock"]["usable"] and "/dev/vmclock0" in f["vmclock"]["reason"], f["vmclock"]
+    assert "disruption_marker" in f["vmclock"]["reason"] and "re-read" in f["vmclock"]["reason"], f["vmclock"]
     assert not f["vmgenid"]["usable"] and "QEMUVGID:00" in f["vmgenid"]["reason"], f["vmgenid"]
     assert "no uevent" in f["vmgenid"]["reason"], f["vmgenid"]
     assert "QEMUVGID:00 is bound to vmgenid" in rep["kernel_rng"], rep["kernel_rng"]
@@ -161,6 +162,7 @@ def test_restore_moves_disruption_marker_and_seq_only(run):
 def test_waiter_blocked_before_the_snapshot_wakes_in_each_clone(run):
     w = run["ready"]["watch"]
     assert w["open_default"]["ok"] and w["open_default"]["backend"] == "vmclock", w["open_default"]
+    assert w["open_default"]["source"] == "disruption_marker", w["open_default"]
     assert w["waiting"], w                    # blocked in c.wait() inside c.guard() when the snapshot was taken
     for c in run["clones"]:
         waiter = c["result"]["waiter"]
@@ -182,6 +184,7 @@ def test_restore_hooks_ran_and_open_picks_vmclock(run):
     for r in results(run):
         assert len(r["hook_calls"]) == 1 and r["hook_calls"][0]["thread"] == "vmgen-restore-hooks", r["hook_calls"]
         assert r["open_after"]["ok"] and r["open_after"]["backend"] == "vmclock", r["open_after"]
+        assert r["open_after"]["source"] == "disruption_marker", r["open_after"]
         assert by_name(r["backends_after"])["vmclock"]["available"], r["backends_after"]
 
 
@@ -190,7 +193,9 @@ def test_latency_from_resume_to_wake_is_recorded(run):
     that each clone yielded every figure (the waiter's wake, the hook, the kernel record it is measured from)."""
     for c in run["clones"]:
         lat = c["latency_ms"]
-        assert None not in (lat["wake"], lat["hook"], lat["kmsg_reader"]), (lat, c["result"].get("offset_after"))
+        for ref in ("from_resume", "from_probe", "from_kernel"):
+            assert None not in lat[ref].values(), (lat, c["result"].get("offset_after"), c["result"].get("probe"))
+        assert lat["from_resume"]["wake"] > 0, lat      # the waiter woke after the clone resumed
 
 
 # ---------- 4. clones of one snapshot ----------

@@ -68,6 +68,7 @@ QEMU_MEMORY = os.environ.get("VMGEN_QEMU_MEMORY", "512")
 KERNEL_CMDLINE = os.environ.get("VMGEN_QEMU_CMDLINE", "console=ttyS0 quiet panic=-1")
 BOOT_TIMEOUT = float(os.environ.get("VMGEN_QEMU_BOOT_TIMEOUT", "240"))
 CLONE_TIMEOUT = float(os.environ.get("VMGEN_QEMU_CLONE_TIMEOUT", "120"))
+GUEST_TICKS = 10                                                   # guest.py's TICKS
 
 
 class RigUnavailable(RuntimeError):
@@ -303,6 +304,7 @@ class Guest:
                         msg = json.loads(raw)
                     except ValueError:
                         msg = {"event": "garbled", "raw": raw.decode("utf-8", "replace")[:2000]}
+                    msg["host_seen"] = now
                     self.seen.setdefault(msg.get("event", "?"), now)
                     self._lines.append(msg)
             self._pos += end + 1
@@ -311,13 +313,16 @@ class Guest:
     def event(self, name: str) -> Optional[Dict[str, Any]]:
         return next((m for m in self.lines() if m.get("event") == name), None)
 
-    def wait_for(self, name: str, timeout: float) -> Dict[str, Any]:
-        """The guest's `name` line; RigError (with the console's tail) on timeout, on an `error` line, or if
-        QEMU exits first. Polls every 2 ms (the host-side latency figure is this coarse)."""
+    def count(self, name: str) -> int:
+        return sum(1 for m in self.lines() if m.get("event") == name)
+
+    def wait_for(self, name: str, timeout: float, count: int = 1) -> Dict[str, Any]:
+        """The guest's (first) `name` line, once `count` of them came; RigError (with the console's tail) on
+        timeout, on an `error` line, or if QEMU exits first. Polls every 2 ms (host-side times are this coarse)."""
         deadline = time.monotonic() + timeout
         while True:
             msg = self.event(name)
-            if msg is not None:
+            if msg is not None and self.count(name) >= count:
                 return msg
             err = self.event("error")
             if err is not None:
@@ -750,12 +755,17 @@ class Rig:
                 c = self.start_guest(run, f"clone{i}", incoming="state.bin")
                 result = c.wait_for("result", CLONE_TIMEOUT)
                 woke = c.event("woke")
+                c.wait_for("tick", 30, count=GUEST_TICKS)
+                # the host clock onto the guest's: each line carries the guest's CLOCK_MONOTONIC when written, and
+                # the host's time when read; the smallest difference is the one with the least delay in between
+                sync = min(m["host_seen"] - m["mono_ns"] / 1e9 for m in c.lines() if "mono_ns" in m)
                 guid = c.qmp.cmd("query-vm-generation-id").get("guid")
                 status = c.qmp.cmd("query-status").get("status")
                 resume = c.qmp.event_time("RESUME")
                 woke_seen = c.seen.get("woke")
                 out["clones"].append({
                     "result": result, "woke": woke, "guid": guid, "status": status,
+                    "resume_guest_ns": None if resume is None else round((resume - sync) * 1e9),
                     "host": {"launch_to_resume_s": None if resume is None else round(resume - c.started, 3),
                              "resume_to_woke_seen_ms": None if resume is None or woke_seen is None
                              else round((woke_seen - resume) * 1000, 1),
@@ -768,30 +778,45 @@ class Rig:
         return out
 
 
-def latencies(clone: Dict[str, Any]) -> Dict[str, Optional[float]]:
-    """From one clone's report, in ms. The reference point is the kernel's record of the restore: the vmgenid
-    driver's notify handler logs "crng reseeded due to virtual machine fork" (its printk timestamp, moved onto
-    CLOCK_MONOTONIC with the offset the guest measured after the restore). Negative = before that record (the
-    VMClock page changes before the guest runs again; the ACPI notify is handled after it runs).
-      wake:  the thread blocked in c.wait() since before the snapshot returns
-      hook:  the first after-restore hook starts
-      kmsg_reader: a thread blocked in read(/dev/kmsg) gets the record (the kernel's own wake-up, for scale)
-      host_resume_to_woke: host side, QEMU's RESUME event to the host reading the waiter's serial line (2 ms poll)
+def latencies(clone: Dict[str, Any]) -> Dict[str, Any]:
+    """One clone's restore latencies, in ms of the guest's CLOCK_MONOTONIC (which does not advance while the VM is
+    stopped: the snapshot leaves no gap in it). Three reference points:
+      resume: QEMU's RESUME event (the clone's vCPUs start), a host timestamp moved onto the guest's clock through
+              the serial lines (each carries the guest's CLOCK_MONOTONIC at write; the host notes when it reads it
+              (2 ms poll); the smallest read-minus-write difference maps one clock onto the other, so this point
+              is early, and the latencies from it long, by at most that line's serial delay and poll, a few ms);
+              the primary reference
+      probe:  the first moment the clone's user space ran, as seen by a 1 ms pure-Python poll of the mapped page's
+              disruption_marker (QEMU bumps it before the clone runs); the resume lies within probe_window_ms
+              before it (the poll's previous iteration saw the old value)
+      kernel: the kernel's record of the restore, "crng reseeded due to virtual machine fork" (the vmgenid
+              driver's ACPI notify handler), its printk timestamp moved onto CLOCK_MONOTONIC with the offset the
+              guest measured after the restore (a record written between two clock reads)
+    Events: wake (the thread blocked in c.wait() since before the snapshot returns), subscribe (a subscribe()
+    callback starts), reseed (reseed_on_restore reaches a register_rng object: after its wait for the kernel's
+    record and its first hashlib import), hook (the first after-restore hook starts), kmsg_reader (a thread
+    blocked in read(/dev/kmsg) gets the kernel's record). host_resume_to_woke: host side, QEMU's RESUME event to
+    the host reading the waiter's serial line (polled every 2 ms; includes the serial path).
     """
     r = clone["result"]
+    events = {"wake": r.get("waiter", {}).get("wake_ns"),
+              "subscribe": r.get("marks", {}).get("subscribe"),
+              "reseed": r.get("marks", {}).get("reseed"),
+              "hook": r["hook_calls"][0]["mono_ns"] if r.get("hook_calls") else None,
+              "kmsg_reader": r.get("reader_woke_ns")}
+    probe = r.get("probe") or {}
     offset = (r.get("offset_after") or [None])[0]
-    out: Dict[str, Optional[float]] = {"wake": None, "hook": None, "kmsg_reader": None,
-                                       "host_resume_to_woke": clone["host"].get("resume_to_woke_seen_ms")}
-    if offset is None or r.get("reseed_ts_us") is None:
-        return out
-    ref = r["reseed_ts_us"] * 1000 - offset
-
-    def ms(ns: Optional[int]) -> Optional[float]:
-        return None if ns is None else round((ns - ref) / 1e6, 2)
-
-    out["wake"] = ms(r.get("waiter", {}).get("wake_ns"))
-    out["hook"] = ms(r["hook_calls"][0]["mono_ns"]) if r.get("hook_calls") else None
-    out["kmsg_reader"] = ms(r.get("reader_woke_ns"))
+    refs = {"resume": clone.get("resume_guest_ns"),
+            "probe": probe.get("seen_ns"),
+            "kernel": None if offset is None or r.get("reseed_ts_us") is None else r["reseed_ts_us"] * 1000 - offset}
+    out: Dict[str, Any] = {}
+    for name, ref in refs.items():
+        out[f"from_{name}"] = {k: None if v is None or ref is None else round((v - ref) / 1e6, 2)
+                               for k, v in events.items()}
+    out["references_after_resume"] = {k: None if v is None or refs["resume"] is None else
+                                      round((v - refs["resume"]) / 1e6, 2) for k, v in refs.items() if k != "resume"}
+    out["probe_window_ms"] = None if "before_ns" not in probe else round((probe["seen_ns"] - probe["before_ns"]) / 1e6, 2)
+    out["host_resume_to_woke"] = clone["host"].get("resume_to_woke_seen_ms")
     return out
 
 

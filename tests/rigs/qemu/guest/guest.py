@@ -41,6 +41,7 @@ FIELDS = (("magic", "I", 0), ("size", "I", 4), ("version", "H", 8), ("counter_id
           ("time_esterror_nanosec", "Q", 88), ("time_maxerror_nanosec", "Q", 96),
           ("vm_generation_counter", "Q", 104))
 ABI_SIZE = 112
+TICKS = 10
 
 
 class Out:
@@ -193,6 +194,7 @@ class Watch:
         if self.open_default["ok"]:
             self.counter = self.open_default.pop("value")
             self.open_default["backend"] = self.counter.backend
+            self.open_default["source"] = getattr(self.counter, "source", None)   # which page word it follows
             self.open_default["describe"] = self.counter.describe()
         self.open_vmclock = try_call(lambda: vmgen.open("vmclock").close())
         with warnings.catch_warnings(record=True) as caught:
@@ -206,8 +208,13 @@ class Watch:
             warnings.simplefilter("always")
             vmgen.register_after_restore(self.hook)
             vmgen.reseed_on_restore()
+            vmgen.register_rng(self, reseed=lambda obj, seed: obj.mark("reseed"))   # when reseeding reached us
         self.hook_warnings = [str(w.message) for w in caught]
         self.unregistered_random = random.Random(1234)        # a Random nobody registered: clones agree on it
+        self.marks = {}
+        self.subscription = self.counter.subscribe(lambda g: self.mark("subscribe")) if self.counter else None
+        self.probe = {}
+        threading.Thread(target=self.probe_page, name="rig-probe", daemon=True).start()
         self.token = self.counter.token() if self.counter else None
         self.g0 = self.counter.read() if self.counter else None
         self.in_wait = threading.Event()
@@ -217,6 +224,26 @@ class Watch:
             self.thread.start()
             self.in_wait.wait(10)
             time.sleep(0.3)             # the thread is inside c.wait() (its C loop), not just about to call it
+
+    def mark(self, what):
+        self.marks.setdefault(what, time.monotonic_ns())
+
+    def probe_page(self):
+        """The resume reference: a 1 ms pure-Python poll of the mapped page's disruption_marker (QEMU writes it
+        before the clone runs, so the first poll after the resume sees it). `before` is its last poll that saw
+        the old value: the VM resumed between the two (guest CLOCK_MONOTONIC does not advance while it is
+        stopped, so the snapshot's pause leaves no gap)."""
+        fd = os.open(DEVICE, os.O_RDONLY)
+        m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ)
+        os.close(fd)
+        old = struct.unpack_from("<Q", m, 16)[0]
+        last = time.monotonic_ns()
+        while True:
+            if struct.unpack_from("<Q", m, 16)[0] != old:
+                self.probe.update(seen_ns=time.monotonic_ns(), before_ns=last)
+                return
+            last = time.monotonic_ns()
+            time.sleep(0.001)
 
     def hook(self):
         self.hook_calls.append({"mono_ns": time.monotonic_ns(), "thread": threading.current_thread().name,
@@ -276,6 +303,8 @@ def after_restore(watch, reseed_ts_us, reader_ns):
     while watch.counter is not None and not watch.hook_calls and time.monotonic() < deadline:
         time.sleep(0.01)
     res["hook_calls"] = list(watch.hook_calls)
+    res["marks"] = dict(watch.marks)          # subscribe callback, register_rng reseeder: first call, mono ns
+    res["probe"] = dict(watch.probe)
     res["kernel_reseed"] = repr(getattr(reseed, "kernel_reseed", None))
     res["offset_after"] = kmsg_offset()
     res["pages"] = pages_now(watch.counter)
@@ -294,6 +323,7 @@ def after_restore(watch, reseed_ts_us, reader_ns):
     if opened["ok"]:
         c2 = opened.pop("value")
         opened["backend"] = c2.backend
+        opened["source"] = getattr(c2, "source", None)
         opened["read"] = gen(c2.read())
         c2.close()
     res["open_after"] = opened
@@ -338,6 +368,11 @@ def main():
                 reseed_ts_us = int(head.split(",")[2])
                 break
         out.emit("result", **after_restore(watch, reseed_ts_us, reader_ns), offset_before=offset)
+        # ticks: lines whose guest CLOCK_MONOTONIC the host pairs with the moment it reads them, to map its own
+        # clock (QEMU's RESUME event) onto the guest's; written when the clone is warm, so the serial path is quick
+        for i in range(TICKS):
+            out.emit("tick", i=i)
+            time.sleep(0.02)
     except BaseException:   # noqa: B902
         out.emit("error", traceback=traceback.format_exc())
     while True:                 # PID 1 must not exit; the host ends the VM
