@@ -387,9 +387,6 @@ class Rig:
         finally:
             self.timings[what] = round(time.monotonic() - t, 2)
 
-    def inside(self, root: Path) -> Path:
-        return Path("/") / self.rig.relative_to(self.sid) if root == self.sid else root
-
     def chroot_cmd(self, root: Path, *cmd: str) -> List[str]:
         """`cmd` in chroot `root`, in a private mount namespace with /dev, /proc, /sys bound, clean environment."""
         return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", _ENTER, "sh", str(root),
@@ -432,9 +429,8 @@ class Rig:
             # its own mounts (proc, sys) die with the namespace if it is killed half-way
             run(["unshare", "--mount", "--propagation", "private", "--", "debootstrap", "--variant=minbase",
                  f"--include={','.join(GUEST_PACKAGES)}", SUITE, str(tmp), MIRROR], 900, "debootstrap")
-        for root in (tmp,):
-            (root / "etc/apt/apt.conf.d/99vmgen-rig").write_text(APT_CONF)
-            shutil.copy2("/etc/resolv.conf", root / "etc/resolv.conf")
+        (tmp / "etc/apt/apt.conf.d/99vmgen-rig").write_text(APT_CONF)
+        shutil.copy2("/etc/resolv.conf", tmp / "etc/resolv.conf")     # the chroot shares our network
         with self.timed("guest tree"):
             # the guest: the tree as debootstrap left it (python3 in), without apt's downloads and docs
             run(["cp", "-a", str(tmp), str(gtmp)], 300, "copying the guest tree")

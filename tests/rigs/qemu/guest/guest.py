@@ -367,7 +367,10 @@ def main():
         # The snapshot is taken from here on. A clone learns it is one from the kernel's log: the vmgenid
         # driver's notify handler reseeds the CRNG and logs FORK_LINE (blocking read: no polling here).
         while True:
-            rec = os.read(kmsg, 8192).decode("utf-8", "replace")
+            try:
+                rec = os.read(kmsg, 8192).decode("utf-8", "replace")
+            except BrokenPipeError:       # records overwritten while we slept: go on from the next one
+                continue
             head, _, msg = rec.partition(";")
             if FORK_LINE in msg:
                 reader_ns = time.monotonic_ns()
