@@ -14,18 +14,21 @@ Events, in order:
 Then the program idles; the host ends the VM (QMP quit). If it ever exits, the kernel panics and QEMU exits
 (-no-reboot), so a crash is never a hang.
 """
-import json
-import mmap
-import os
-import random
-import struct
-import subprocess
-import sys
-import termios
-import threading
-import time
-import traceback
-import warnings
+import time  # noqa: E402
+
+T_START = time.monotonic_ns()   # before any other import: the interpreter's own start-up ends here
+
+import json  # noqa: E402
+import mmap  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import termios  # noqa: E402
+import threading  # noqa: E402
+import traceback  # noqa: E402
+import warnings  # noqa: E402
 
 DEVICE = "/dev/vmclock0"
 FORK_LINE = "crng reseeded due to virtual machine fork"
@@ -278,7 +281,17 @@ class Watch:
 
 def boot_report():
     """What the guest says at boot, with CLOCK_MONOTONIC (s since the guest kernel started) at each step."""
-    steps = {"python_started": T0 / 1e9}
+    steps = {"python_started": T_START / 1e9, "guest_imports_done": T0 / 1e9}
+    offset, _ = kmsg_offset()
+    r = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        for ts, msg in kmsg_records(r):
+            if msg.startswith("vmgen-rig-init: exec") and offset is not None:
+                steps["init_exec_python"] = (ts * 1000 - offset) / 1e9
+            elif "Run /init as init process" in msg and offset is not None:
+                steps["kernel_runs_init"] = (ts * 1000 - offset) / 1e9
+    finally:
+        os.close(r)
     import vmgen
     steps["vmgen_imported"] = time.monotonic_ns() / 1e9
     out = {"env": environment(), "backends": [b._asdict() for b in vmgen.backends()]}
