@@ -163,6 +163,8 @@ def test_waiter_blocked_before_the_snapshot_wakes_in_each_clone(run):
     w = run["ready"]["watch"]
     assert w["open_default"]["ok"] and w["open_default"]["backend"] == "vmclock", w["open_default"]
     assert w["open_default"]["source"] == "disruption_marker", w["open_default"]
+    before, after = w["open_default"]["device_mappings"]
+    assert before == [] and len(after) == 1 and " r--s " in after[0], (before, after)   # the page, mapped shared, read-only
     assert w["waiting"], w                    # blocked in c.wait() inside c.guard() when the snapshot was taken
     for c in run["clones"]:
         waiter = c["result"]["waiter"]

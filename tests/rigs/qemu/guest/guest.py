@@ -100,6 +100,12 @@ def page_mmap():
         m.close()
 
 
+def device_mappings():
+    """This process's mappings of the VMClock device (/proc/self/maps lines naming it)."""
+    with open("/proc/self/maps") as f:
+        return [ln.strip() for ln in f if ln.rstrip().endswith(DEVICE)]
+
+
 def try_call(fn, *args, **kw):
     try:
         return {"ok": True, "value": fn(*args, **kw)}
@@ -193,7 +199,9 @@ class Watch:
         self.hook_calls = []
         self.waiter = {}
         self.counter = None
+        maps_before = device_mappings()
         self.open_default = try_call(vmgen.open)
+        self.open_default["device_mappings"] = [maps_before, device_mappings()]   # vmgen's mapping of the page
         if self.open_default["ok"]:
             self.counter = self.open_default.pop("value")
             self.open_default["backend"] = self.counter.backend
