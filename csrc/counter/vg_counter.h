@@ -117,7 +117,8 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
 
 /* The 64-bit word changed() compares a token against: load it with vg_hot_load (one atomic
  * acquire load, no system call). Valid until vg_free. Its value is opaque: it differs from an
- * earlier value whenever the generation has changed since. */
+ * earlier value whenever the generation has changed since. vmclock re-targets it when a vg_read or vg_wait
+ * finds the page's flags naming another source (issue 18): callers fetch it again after those calls. */
 typedef const volatile uint64_t *vg_hot_ptr;
 vg_hot_ptr vg_hot_word(vg_counter *c);
 
@@ -194,9 +195,10 @@ const char *vg_platform(void);
 /* Extra one-line facts about an open counter for `vmgen status` (e.g. "poll() notifications",
  * "re-read every 5 ms"). Static or counter-owned storage. */
 const char *vg_describe(vg_counter *c);
-/* Where read()'s count and changed()'s word come from, fixed at open (static storage): "GenerationCount" (windows),
+/* Where changed()'s word (and read()'s count) come from, static storage: "GenerationCount" (windows),
  * "vm_generation_counter" or "disruption_marker" (vmclock: the latter when the hypervisor's page has no
- * generation counter, issue 18), "uevents" (vmgenid: changes this process heard), "simulated". */
+ * generation counter, issue 18; chosen at open, re-chosen with the hot word), "uevents" (vmgenid: changes this
+ * process heard), "simulated". */
 const char *vg_source(vg_counter *c);
 
 /* ---- Asynchronous waits without a thread (added for the Windows backend, issue 6) ----

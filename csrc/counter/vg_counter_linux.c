@@ -51,9 +51,11 @@ struct vg_counter {
     int backend;
     volatile vg_vmclock_page *page;
     size_t map_len;           /* length of the page's mapping */
-    int ext;                  /* enum vg_page_source: vmgen's own page, or which word of a hypervisor's page */
+    int ext;                  /* enum vg_page_source: vmgen's own page, or which word of a hypervisor's page
+                               * (vmclock: the one its flags named at open) */
+    int src;                  /* vmclock: the source its hot word follows now (note_source); else ext */
     int writable;             /* simulated: may store */
-    const volatile uint64_t *hot;
+    const volatile uint64_t *hot;   /* atomic: vmclock re-targets it when the page's flags change */
     enum wait_kind wait_kind;
     vg_file file;             /* the mapped file or vmclock device (poll waits reopen its path); fd -1 if none */
     int event_fd;             /* vg_event_fd: eventfd / inotify / device fd / -1 */
@@ -185,7 +187,7 @@ static int open_vmclock(vg_counter *c, const char *path, int flags, vg_error *er
     if (!is_device) c->file.need = (off_t)VG_LOAD(&c->page->size);   /* the file must keep what the page claims */
     /* The source, once: vm_generation_counter if the hypervisor keeps one, else disruption_marker (issue 18:
      * QEMU 11.1 bumps it on every restore and every live migration). changed() stays one load, of that word. */
-    c->ext = vg_page_source(c->page);
+    c->ext = c->src = vg_page_source(c->page);
     c->hot = vg_page_source_word(c->page, c->ext);
     const char *src = c->ext == VG_SRC_GEN_COUNTER ? "vm_generation_counter"
                       : "disruption_marker (no generation counter: also changes on live migration)";
@@ -360,12 +362,27 @@ int vg_open(int backend, const char *path, int flags, vg_counter **out, vg_error
     return VG_OK;
 }
 
+/* vmclock: an exact read found the page's flags naming another source than the hot word follows (the
+ * hypervisor gained or lost its generation counter, e.g. across a migration): re-target the hot word, so
+ * changed() follows the word read() does from the next vg_hot_word() on (the Cython layer re-fetches it after
+ * every read and wait). Tokens taken from the old word then read as changed: the switch is a change. */
+static void note_source(vg_counter *c, const vg_page_snapshot *s) {
+    if (c->backend != VG_BACKEND_VMCLOCK || s->src == __atomic_load_n(&c->src, __ATOMIC_ACQUIRE)) return;
+    __atomic_store_n(&c->hot, vg_page_source_word(c->page, s->src), __ATOMIC_RELEASE);
+    __atomic_store_n(&c->src, s->src, __ATOMIC_RELEASE);
+}
+
 int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
     if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
     if (vg_own(c, &c->fork_gen, err) != VG_OK) return VG_ERROR;
     if (file_check(&c->file, err) != VG_OK) return VG_ERROR;
-    int rc = page_read_gen(c->page, c->ext, &c->closed, out, err);
+    vg_page_snapshot s;
+    int rc = page_read(c->page, c->ext, &s, err);
     if (rc == VG_OK && file_gone(&c->file)) return file_gone_error(&c->file, err);   /* covered while we read */
+    if (rc == VG_OK) {
+        note_source(c, &s);
+        snap_to_gen(&s, out);
+    }
     return rc;
 }
 
@@ -434,6 +451,7 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
         vg_page_snapshot s;
         if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
         if (file_gone(&c->file)) { rc = file_gone_error(&c->file, err); break; }
+        note_source(c, &s);
         if (!same_gen(&s, seen)) {
             snap_to_gen(&s, out);
             rc = VG_OK;
@@ -460,6 +478,7 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
             if ((rc = file_check(&c->file, err)) != VG_OK) break;
             if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
             if (file_gone(&c->file)) { rc = file_gone_error(&c->file, err); break; }
+            note_source(c, &s);
             if (!same_gen(&s, seen)) {
                 snap_to_gen(&s, out);
                 rc = VG_OK;
@@ -471,7 +490,7 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
     return rc;
 }
 
-vg_hot_ptr vg_hot_word(vg_counter *c) { return c->hot; }
+vg_hot_ptr vg_hot_word(vg_counter *c) { return __atomic_load_n(&c->hot, __ATOMIC_ACQUIRE); }
 
 int vg_event_fd(vg_counter *c) { return vg_own(c, &c->fork_gen, NULL) == VG_OK ? c->event_fd : -1; }
 
@@ -650,21 +669,24 @@ void vg_free(vg_counter *c) {
     free(c);
 }
 
+static const char *source_name(int src) {
+    return src == VG_SRC_DISRUPTION_MARKER ? "disruption_marker" : "vm_generation_counter";
+}
+
 const char *vg_describe(vg_counter *c) {
     const char *d = file_describe(&c->file, c->desc, c->desc_now, sizeof c->desc_now);
     if (d != c->desc || c->backend != VG_BACKEND_VMCLOCK || vg_page_source(c->page) == c->ext) return d;
     /* The hypervisor gained or lost the generation counter since open (a migration): say what that means. */
     snprintf(c->desc_now, sizeof c->desc_now, "%s; VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT has been %s since open: "
-             "read(), wait() and guard() saw that as a change and now follow %s, changed() still loads %s "
-             "(reopen the counter to follow the new source there too)", c->desc,
-             c->ext == VG_SRC_GEN_COUNTER ? "cleared" : "set",
-             c->ext == VG_SRC_GEN_COUNTER ? "disruption_marker" : "vm_generation_counter", vg_source(c));
+             "a change (count_high 1 while it lasts); read() follows %s now, changed() follows %s", c->desc,
+             c->ext == VG_SRC_GEN_COUNTER ? "cleared" : "set", source_name(vg_page_source(c->page)),
+             source_name(__atomic_load_n(&c->src, __ATOMIC_ACQUIRE)));
     return c->desc_now;
 }
 
 const char *vg_source(vg_counter *c) {
     switch (c->backend) {
-    case VG_BACKEND_VMCLOCK: return c->ext == VG_SRC_DISRUPTION_MARKER ? "disruption_marker" : "vm_generation_counter";
+    case VG_BACKEND_VMCLOCK: return source_name(__atomic_load_n(&c->src, __ATOMIC_ACQUIRE));
     case VG_BACKEND_VMGENID: return "uevents";
     default: return "simulated";
     }

@@ -105,7 +105,7 @@ static int same_gen(const vg_page_snapshot *s, const vg_gen *g) {
 }
 
 /* vg_read for a page-backed counter: VG_CLOSED once *closed is set, else a consistent generation. */
-static int page_read_gen(const volatile vg_vmclock_page *page, int ext, const int *closed, vg_gen *out,
+static inline int page_read_gen(const volatile vg_vmclock_page *page, int ext, const int *closed, vg_gen *out,
                          vg_error *err) {
     if (__atomic_load_n(closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
     vg_page_snapshot s;

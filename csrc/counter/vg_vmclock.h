@@ -126,6 +126,7 @@ static inline const volatile uint64_t *vg_page_source_word(const volatile vg_vmc
 typedef struct vg_page_snapshot {
     uint64_t count, count_high, changes;
     uint32_t seq;
+    int src;                        /* enum vg_page_source the snapshot's count came from */
 } vg_page_snapshot;
 
 /* One seqlock read attempt: 1 = consistent snapshot in *out, 0 = retry (odd or moved).
@@ -133,8 +134,8 @@ typedef struct vg_page_snapshot {
  * chosen at open, and the page's flags are read in the same snapshot: count comes from the word the flags name
  * NOW (vm_generation_counter while VM_GEN_COUNTER_PRESENT is set, else disruption_marker), and count_high is 1
  * while that flag differs from what it was at open, else 0. So a flags change is a change to read(), wait() and
- * guard(), and they never follow a word the hypervisor stopped maintaining. changes = the word the hot path
- * loads (the one chosen at open). */
+ * guard(), and they never follow a word the hypervisor stopped maintaining. src = the source count came from
+ * (the backend re-targets its hot word to it: vg_counter_linux.c note_source). */
 static inline int vg_page_try_read(const volatile vg_vmclock_page *p, int ext, vg_page_snapshot *out) {
     uint32_t s1 = __atomic_load_n(&p->seq_count, __ATOMIC_ACQUIRE);
     if (s1 & 1u)
@@ -143,13 +144,14 @@ static inline int vg_page_try_read(const volatile vg_vmclock_page *p, int ext, v
         out->count = VG_LOAD(&p->vm_generation_counter);
         out->count_high = VG_LOAD(&p->vg_count_high);
         out->changes = VG_LOAD(&p->vg_changes);
+        out->src = VG_SRC_VMGEN;
     } else {
-        uint64_t gen = VG_LOAD(&p->vm_generation_counter), marker = VG_LOAD(&p->disruption_marker);
         int now = (VG_LOAD(&p->flags) & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT) ? VG_SRC_GEN_COUNTER
                                                                              : VG_SRC_DISRUPTION_MARKER;
-        out->count = now == VG_SRC_GEN_COUNTER ? gen : marker;
+        out->count = VG_LOAD(vg_page_source_word(p, now));
         out->count_high = now != ext;
-        out->changes = ext == VG_SRC_DISRUPTION_MARKER ? marker : gen;
+        out->changes = out->count;
+        out->src = now;
     }
     __atomic_thread_fence(__ATOMIC_ACQUIRE);   /* field loads complete before the re-check */
     uint32_t s2 = VG_LOAD(&p->seq_count);

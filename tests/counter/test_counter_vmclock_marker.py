@@ -194,32 +194,41 @@ def test_simulated_pages_still_need_the_flag_and_their_extension(tmp_path):
 
 # ---- the flags change after open (a migration to another hypervisor) ----
 
-def test_gaining_the_flag_is_a_change_and_read_follows_the_generation_counter(page):
+def test_gaining_the_flag_is_a_change_and_the_counter_then_follows_the_generation_counter(page):
     p, mm = page
     with vmgen.open("vmclock", path=p) as c:
-        g = c.read()
+        g, t = c.read(), c.token()
         with pytest.raises(GenerationChanged):
             with c.guard():
                 write_fields(mm, flags=GEN_PRESENT, disruption_marker=2)   # migrated to a hypervisor with one
+        assert c.changed(t)
         assert c.read() == Generation(0, 1)            # count = vm_generation_counter, count_high 1: flags moved
         assert c.wait(g, timeout=5) == Generation(0, 1)
-        assert c.source == "disruption_marker"          # fixed at open: changed() still loads the marker
+        assert c.source == "vm_generation_counter"      # re-targeted by the exact reads above
         assert "has been set since open" in c.describe()
+        t = c.token()
+        restore_like_qemu(mm)                            # a live migration there: no longer a change
+        assert not c.changed(t) and c.read() == Generation(0, 1)
         write_fields(mm, vm_generation_counter=1)      # a restore there
-        assert c.read() == Generation(1, 1)
+        assert c.changed(t) and c.read() == Generation(1, 1)
 
 
-def test_losing_the_flag_is_a_change_and_read_then_follows_the_marker(tmp_path):
+def test_losing_the_flag_is_a_change_and_the_counter_then_follows_the_marker(tmp_path):
+    """The case a fixed hot word would get wrong: on a hypervisor that stopped maintaining vm_generation_counter,
+    a restore moves only the marker. Before the re-targeting, changed(t) below stayed False."""
     p = qemu_page(tmp_path / "page", flags=GEN_PRESENT, gen=5)
     with vmgen.open("vmclock", path=p) as c, open(p, "r+b") as f, mmap.mmap(f.fileno(), PAGE) as mm:
+        assert c.source == "vm_generation_counter"
         g = c.read()
         threading.Timer(0.1, write_fields, (mm,), dict(flags=0)).start()
         assert c.wait(g, timeout=10) == Generation(1, 1)   # the marker, count_high 1
-        restore_like_qemu(mm)                           # a restore on the new hypervisor: not missed by read()
-        assert c.read() == Generation(2, 1)
-        assert "has been cleared since open" in c.describe()
-        write_fields(mm, flags=GEN_PRESENT)             # and back: a change again
-        assert c.read() == Generation(5, 0)
+        assert c.source == "disruption_marker" and "has been cleared since open" in c.describe()
+        t = c.token()
+        restore_like_qemu(mm)                           # a restore on the new hypervisor
+        assert c.changed(t) and c.read() == Generation(2, 1)
+        write_fields(mm, flags=GEN_PRESENT)             # and back: a change again, on vm_generation_counter
+        assert c.read() == Generation(5, 0) and c.source == "vm_generation_counter"
+        assert "since open" not in c.describe()
 
 
 # ---- the hot word of a truncated page file ----

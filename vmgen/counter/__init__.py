@@ -101,19 +101,17 @@ class Counter(_core.CounterBase):
 
     # No instance __dict__: on CPython 3.12+ a dict on the instance keeps `c.changed` off the specialised
     # method-load path (issue 16). A new instance attribute needs its name here.
-    __slots__ = ("backend", "path", "source", "_watchers", "_subs", "_delivery", "_sub_lock", "__weakref__")
+    __slots__ = ("backend", "path", "_watchers", "_subs", "_delivery", "_sub_lock", "__weakref__")
 
     backend: str
-    #: Where ``Generation.count`` and the hot word come from, fixed at open: "vm_generation_counter" or
-    #: "disruption_marker" (vmclock; the latter on a hypervisor without a generation counter, which also
-    #: changes on live migration), "uevents" (vmgenid), "GenerationCount" (windows), "simulated".
-    source: str
+    # `source` (CounterBase): where Generation.count and changed()'s word come from: "vm_generation_counter" or
+    # "disruption_marker" (vmclock; the latter on a hypervisor without a generation counter, and it also changes
+    # on live migration), "uevents" (vmgenid), "GenerationCount" (windows), "simulated". docs/counter.md.
 
     def __init__(self, backend_id: int, path: Optional[str] = None, flags: int = 0, *, name: str = "",
                  path_shown: Optional[str] = None) -> None:
         self.backend = name
         self.path = path_shown
-        self.source = self._source()
         self._watchers: Dict[Any, Any] = {}
         self._subs: List[Subscription] = []
         self._delivery: Optional[_Delivery] = None

@@ -37,7 +37,8 @@ class Subscription:
 class Counter:
     backend: str
     path: Optional[str]
-    source: str
+    @property
+    def source(self) -> str: ...
     @property
     def closed(self) -> bool: ...
     def read(self) -> Generation: ...

@@ -132,7 +132,7 @@ def vmclock_probe(path: str) -> Tuple[bool, str, Optional[str]]:
     except (OSError, VmgenError) as exc:   # gone or changed between the two opens: report what this one saw
         return False, str(exc), None
     try:
-        return True, "", c._source()
+        return True, "", c.source
     finally:
         c._close()
 

@@ -76,6 +76,8 @@ cdef class CounterBase:
     cdef bint _closed
     cdef void *_interrupt
     cdef unsigned _fork_gen   # vg_fork_generation() when this process last adopted the C state
+    cdef str _source_name     # vg_source(), kept for after close
     cdef int _enter(self) except -1
     cdef void _leave(self)
     cdef int _adopt(self) except -1
+    cdef void _refresh_hot(self)

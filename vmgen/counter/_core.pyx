@@ -100,6 +100,7 @@ cdef class CounterBase:
         self._c = c
         self._fork_gen = vg_fork_generation()
         self._hot = vg_hot_word(c)
+        self._source_name = vg_source(c).decode("ascii")
         self._interrupt = vg_interrupt_handle()
 
     def __dealloc__(self):
@@ -132,6 +133,19 @@ cdef class CounterBase:
             raise _exception(&err)
         self._fork_gen = vg_fork_generation()
         return 0
+
+    cdef void _refresh_hot(self):
+        """After an exact read or wait (GIL held): vmclock may have re-targeted its hot word (the page's flags
+        changed, vg_counter.h vg_hot_word). Costs the hot path nothing: changed() still loads self._hot."""
+        if self._c != NULL and not self._closed:
+            self._hot = vg_hot_word(self._c)
+            self._source_name = vg_source(self._c).decode("ascii")
+
+    @property
+    def source(self):
+        """Where changed()'s word and Generation.count come from: "vm_generation_counter" or "disruption_marker"
+        (vmclock), "uevents" (vmgenid), "GenerationCount" (windows), "simulated"."""
+        return self._source_name
 
     def _after_fork_child(self):
         """os.register_at_fork(after_in_child=...): no thread of the parent is in a call here, and the
@@ -178,6 +192,7 @@ cdef class CounterBase:
         finally:
             self._leave()
         if rc == VG_OK:
+            self._refresh_hot()
             return g.count, g.count_high
         if rc == VG_CLOSED:
             raise CounterClosed("the counter is closed")
@@ -205,6 +220,7 @@ cdef class CounterBase:
                 break
         finally:
             self._leave()
+        self._refresh_hot()
         if rc == VG_OK:
             return out.count, out.count_high
         if rc == VG_TIMEOUT:
@@ -290,11 +306,6 @@ cdef class CounterBase:
             return "closed"
         return vg_describe(self._c).decode("utf-8", "replace")
 
-    def _source(self):
-        """Where count and the hot word come from, fixed at open (vg_counter.h vg_source); None once freed."""
-        if self._c == NULL:
-            return None
-        return vg_source(self._c).decode("ascii")
 
     # ---- closing ----
 

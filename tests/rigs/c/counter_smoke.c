@@ -263,6 +263,8 @@ static void test_shared_file(const char *dir) {
     rc = vg_open(VG_BACKEND_VMCLOCK, path, 0, &vc, &err);
     CHECK(rc == VG_OK && vc, "vg_open(vmclock, %s): %s %s", path, rc_name(rc), err.msg);
     CHECK(!vc || vg_poll_interval_ns(vc) > 0, "vmclock over a file should re-read");
+    CHECK(!vc || strcmp(vg_source(vc), "vm_generation_counter") == 0, "vmclock source of a flagged page: %s",
+          vc ? vg_source(vc) : "");
     CHECK(!vc || vg_sim_store(vc, NULL, 1, &out, &err) == VG_ERROR, "vmclock counter accepted a store");
 
     fflush(NULL);
