@@ -35,7 +35,9 @@ def run() -> Dict[str, Any]:
     why = rigmod.missing()
     if why:
         pytest.skip(f"QEMU rig unavailable: {why}")
-    rig = rigmod.Rig()
+    # VMGEN_QEMU_RIG_SRC=DIR: build the guest's vmgen from another source tree (e.g. `git archive` of an older
+    # commit, to see which checks fail without a change)
+    rig = rigmod.Rig(src=Path(os.environ.get("VMGEN_QEMU_RIG_SRC", str(ROOT))))
     try:
         rig.prepare()
         res = rig.snapshot_and_restore(CLONES)
