@@ -1,6 +1,6 @@
 """vmgen in a real Linux guest under QEMU: Debian sid's Linux 7.2 and QEMU 11.1 (TCG, -machine q35,
 -device vmclock -device vmgenid,guid=auto), vmgen built from this tree for the guest's CPython
-(tests/rigs/qemu/rig.py, docs/qemu-rig.md). One boot, one snapshot (QMP migrate to a file), clones restored from it
+(tests/rigs/qemu/qemurig.py, docs/qemu-rig.md). One boot, one snapshot (QMP migrate to a file), clones restored from it
 with -incoming ($VMGEN_QEMU_CLONES, default 2). Every check below reads what the guest program
 (tests/rigs/qemu/guest/guest.py) reported from inside the guest, or what QEMU's monitor said.
 
@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "rigs" / "qemu"))
-import rig as rigmod  # noqa: E402
+import qemurig as rigmod  # noqa: E402  (not "rig": the Wine rig's module has that name)
 
 CLONES = max(2, int(os.environ.get("VMGEN_QEMU_CLONES", "2")))
 FLAG_GEN_PRESENT, FLAG_NOTIFY = 1 << 8, 1 << 9

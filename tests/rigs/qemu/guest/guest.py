@@ -1,6 +1,6 @@
 """The QEMU rig's guest program: runs as PID 1 in the guest (tests/rigs/qemu/guest/init hands over to it), with
 vmgen from the rig disk (/opt/vmgen-rig), and reports JSON lines on the second serial port (/dev/ttyS1), which the
-host reads (tests/rigs/qemu/rig.py, tests/rigs/test_qemu_guest.py). Standard library and vmgen only.
+host reads (tests/rigs/qemu/qemurig.py, tests/rigs/test_qemu_guest.py). Standard library and vmgen only.
 
 Events, in order:
   boot    what vmgen says about the real devices: backends(), `vmgen doctor --json`, the VMClock page read three
