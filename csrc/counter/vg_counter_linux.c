@@ -386,6 +386,11 @@ int vg_read(vg_counter *c, vg_gen *out, vg_error *err) {
     return rc;
 }
 
+/* Does the page still say the device notifies (poll())? Only the device's own page can. */
+static int page_notifies(vg_counter *c) {
+    return (VG_LOAD(&c->page->flags) & VMCLOCK_FLAG_NOTIFICATION_PRESENT) != 0;
+}
+
 /* Sleep on the page's seq_count (shared futex) and our wake_word (private) until either moves,
  * the deadline or a signal. Returns VG_OK (re-check), VG_TIMEOUT or VG_INTERRUPTED. */
 static int futex_sleep(vg_counter *c, uint32_t seq, uint32_t wake, int64_t deadline) {
@@ -442,7 +447,10 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
     (void)interrupt;
     int devfd = -1, rc = VG_OK;
     if (vg_own(c, &c->fork_gen, err) != VG_OK) return VG_ERROR;
-    if (c->wait_kind == WAIT_POLL_DEVICE && (devfd = device_fd(c->file.path, err)) < 0) return VG_ERROR;
+    /* A device that stopped notifying (its page lost NOTIFICATION_PRESENT, e.g. migrated to QEMU) answers poll()
+     * with POLLHUP at once: re-read instead, as for a page that never notified. */
+    if (c->wait_kind == WAIT_POLL_DEVICE && page_notifies(c) && (devfd = device_fd(c->file.path, err)) < 0)
+        return VG_ERROR;
     for (;;) {
         uint32_t wake = __atomic_load_n(&c->wake_word, __ATOMIC_ACQUIRE);
         if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_CLOSED; break; }
@@ -515,7 +523,10 @@ int vg_listen(vg_counter *c, int *fd, vg_error *err) {
     if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) return VG_CLOSED;
     int f;
     if (c->event_is_inotify) f = inotify_fd(&c->file, err);
-    else if (c->event_is_device) f = device_fd(c->file.path, err);
+    else if (c->event_is_device) {
+        if (!page_notifies(c)) return VG_OK;   /* stopped notifying: fd -1, the caller re-reads (POLLHUP would spin) */
+        f = device_fd(c->file.path, err);
+    }
     else if (c->event_fd >= 0) {
         if ((f = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) fail_errno(err, errno, "eventfd", "");
     } else return VG_OK;   /* no notifications: the caller re-reads */
@@ -555,7 +566,9 @@ void vg_unlisten(vg_counter *c, int fd) {
     if (found) close(fd);   /* only ours: an fd a forked child inherited was closed when it adopted c */
 }
 
-int64_t vg_poll_interval_ns(vg_counter *c) { return c->wait_kind == WAIT_REREAD ? VG_REREAD_NS : 0; }
+int64_t vg_poll_interval_ns(vg_counter *c) {
+    return c->wait_kind == WAIT_REREAD || (c->wait_kind == WAIT_POLL_DEVICE && !page_notifies(c)) ? VG_REREAD_NS : 0;
+}
 
 int vg_sim_store(vg_counter *c, const vg_gen *value, int advance, vg_gen *out, vg_error *err) {
     if (c->backend != VG_BACKEND_SIMULATED)

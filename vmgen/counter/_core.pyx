@@ -137,9 +137,12 @@ cdef class CounterBase:
     cdef void _refresh_hot(self):
         """After an exact read or wait (GIL held): vmclock may have re-targeted its hot word (the page's flags
         changed, vg_counter.h vg_hot_word). Costs the hot path nothing: changed() still loads self._hot."""
+        cdef vg_hot_ptr h
         if self._c != NULL and not self._closed:
-            self._hot = vg_hot_word(self._c)
-            self._source_name = vg_source(self._c).decode("ascii")
+            h = vg_hot_word(self._c)
+            if h != self._hot:   # only on a switch: read() pays one call and a compare
+                self._hot = h
+                self._source_name = vg_source(self._c).decode("ascii")
 
     @property
     def source(self):
