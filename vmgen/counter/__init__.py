@@ -15,14 +15,20 @@ The rooms, each depending only on those above it:
 from __future__ import annotations
 
 import builtins
-import contextlib
 import os
 import sys
-import threading
-import warnings
-import weakref
+from _thread import allocate_lock as _new_lock   # threading.Lock, without importing threading
+from _weakrefset import WeakSet                  # weakref.WeakSet, without importing weakref
 from sys import exc_info as _exc_info
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Union
+
+# threading, contextlib, warnings and typing are not imported here: `import vmgen` runs this module, and
+# they were a large part of its cost (issue 16). threading loads when a subscription starts a thread.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    import threading
+    import weakref
+    from types import TracebackType
+    from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Type, Union
 
 from . import _core
 from ._backends import PRIORITY, BackendInfo, backends, vmgenid_devpath, vmgenid_kernel_notifies
@@ -61,6 +67,8 @@ class _Delivery:
 def _report_callback_error() -> None:
     """A callback raised: report it as an uncaught exception in a thread would be (threading.excepthook:
     SystemExit is silent there), then carry on delivering to the others."""
+    import threading
+
     exc_type, exc, tb = _exc_info()
     try:
         threading.excepthook(threading.ExceptHookArgs((exc_type, exc, tb, threading.current_thread())))
@@ -73,7 +81,7 @@ def _report_callback_error() -> None:
 
 
 # Every open Counter, so that a forked child can forget its parent's threads and asyncio watchers.
-_live: "weakref.WeakSet[Counter]" = weakref.WeakSet()
+_live: "weakref.WeakSet[Counter]" = WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -83,7 +91,7 @@ def _after_fork_in_child() -> None:
     rebuilds its own fds on first use (csrc/counter/vg_fork.h). Never touch the parent's fds here:
     removing a reader from an inherited epoll would unregister it in the parent too."""
     for c in list(_live):
-        c._sub_lock = threading.Lock()   # a parent thread may have held it at the fork
+        c._sub_lock = _new_lock()   # a parent thread may have held it at the fork
         c._subs = []
         c._delivery = None
         watchers, c._watchers = c._watchers, {}
@@ -112,7 +120,7 @@ class Counter(_core.CounterBase):
         self._watchers: Dict[Any, Any] = {}
         self._subs: List[Subscription] = []
         self._delivery: Optional[_Delivery] = None
-        self._sub_lock = threading.Lock()
+        self._sub_lock = _new_lock()
         _live.add(self)
 
     # token() and changed(token) are inherited from CounterBase (C, no system call).
@@ -150,15 +158,10 @@ class Counter(_core.CounterBase):
                 return
             yield g
 
-    @contextlib.contextmanager
-    def guard(self) -> Iterator[Generation]:
+    def guard(self) -> _Guard:
         """Check before commit: raise GenerationChanged if the generation moved inside the block
         (both ends are exact reads)."""
-        before = self.read()
-        yield before
-        after = self.read()
-        if after != before:
-            raise GenerationChanged(before, after)
+        return _Guard(self)
 
     # ---- subscriptions: one vmgen thread per counter delivers callbacks ----
 
@@ -166,6 +169,8 @@ class Counter(_core.CounterBase):
         """Call callback(new_generation) after each change, from a vmgen thread, until cancel()."""
         if not callable(callback):
             raise TypeError("callback must be callable")
+        import threading   # here, not under the lock: the first subscription loads it
+
         sub = Subscription(self, callback)
         with self._sub_lock:
             if self.closed:
@@ -191,6 +196,8 @@ class Counter(_core.CounterBase):
                 d.stopped = True         # for good: whatever subscribes next gets a new thread
                 self._delivery = None
         if d is not None and d.thread is not None:
+            import threading   # loaded: subscribe() started d.thread
+
             self._wake()                 # the thread sees its stop flag and ends
             if d.thread is not threading.current_thread():
                 # vg_wake wakes only waits already in progress: if the thread was between its stop check and
@@ -245,8 +252,11 @@ class Counter(_core.CounterBase):
             from . import _aio
 
             _aio.close_watchers(self)
-        if d is not None and d.thread is not None and d.thread is not threading.current_thread():
-            d.thread.join()
+        if d is not None and d.thread is not None:
+            import threading   # loaded: subscribe() started d.thread
+
+            if d.thread is not threading.current_thread():
+                d.thread.join()
 
     def __enter__(self) -> "Counter":
         if self.closed:
@@ -279,6 +289,27 @@ class Counter(_core.CounterBase):
 # Counter's own changed()/token() descriptors: CPython specialises `c.changed(t)` only when the descriptor's type
 # is the instance's exact type (inherited from CounterBase, every call would de-optimise).
 _core.bind_hot_methods(Counter)
+
+
+class _Guard:
+    """What ``Counter.guard()`` returns: reads the generation on entry, re-reads it at a clean exit and raises
+    GenerationChanged if it moved (an exception from the block propagates unchecked)."""
+
+    __slots__ = ("_counter", "_before")
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+
+    def __enter__(self) -> Generation:
+        self._before = self._counter.read()
+        return self._before
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        if exc_type is None:
+            after = self._counter.read()
+            if after != self._before:
+                raise GenerationChanged(self._before, after)
 
 
 def _join(t: threading.Thread, timeout: float) -> bool:
@@ -399,6 +430,8 @@ def open(backend: Optional[str] = None, *, path: Optional[str] = None,  # noqa: 
     if backend == "vmgenid":
         notifies, why = vmgenid_kernel_notifies()
         if not notifies:
+            import warnings
+
             warnings.warn(f"vmgen: {why}: this counter sees only synthetic uevents (e.g. 'change' written "
                           "to the device's uevent file), not real VM generation changes", RuntimeWarning,
                           stacklevel=2)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import struct
-from typing import Any
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    from typing import Any
 
 _U64 = 1 << 64
 _PACK = struct.Struct("<QQ")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import operator
 import struct
-import uuid
-from typing import Any, Dict, Optional, Tuple
+
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    import uuid
+    from typing import Any, Dict, Optional, Tuple
 
 from ..errors import BufferTooShort, LayoutError
 from .layout import K_BLOB, K_CSTR, K_FARR, K_GUID, K_INT, K_OARR, K_OSTR
@@ -202,12 +205,16 @@ class GuidField(Field):
         self.off = spec[2]
 
     def get(self, v: View) -> uuid.UUID:
-        return uuid.UUID(bytes_le=bytes(v._region(self.off, 16)))
+        from uuid import UUID  # on first use, not with `import vmgen._reference` (platform, enum, libuuid)
+
+        return UUID(bytes_le=bytes(v._region(self.off, 16)))
 
     def set(self, v: View, value: Any) -> None:
+        from uuid import UUID
+
         if isinstance(value, str):
-            value = uuid.UUID(value)
-        if not isinstance(value, uuid.UUID):
+            value = UUID(value)
+        if not isinstance(value, UUID):
             raise TypeError(f"{self.name} must be a uuid.UUID or a GUID string, not {type(value).__name__}")
         v._region(self.off, 16)[:] = value.bytes_le
 
