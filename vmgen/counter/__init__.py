@@ -18,7 +18,7 @@ import builtins
 import os
 import sys
 from _thread import allocate_lock as _new_lock   # threading.Lock, without importing threading
-from _weakrefset import WeakSet                  # weakref.WeakSet, without importing weakref
+from _weakref import ref as _weak_ref           # weakref.ref, without importing weakref
 from sys import exc_info as _exc_info
 
 # threading, contextlib, warnings and typing are not imported here: `import vmgen` runs this module, and
@@ -26,7 +26,6 @@ from sys import exc_info as _exc_info
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import threading
-    import weakref
     from types import TracebackType
     from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Type, Union
 
@@ -81,7 +80,8 @@ def _report_callback_error() -> None:
 
 
 # Every open Counter, so that a forked child can forget its parent's threads and asyncio watchers.
-_live: "weakref.WeakSet[Counter]" = WeakSet()
+# (A dict of weak references rather than a weakref.WeakSet: _weakrefset would load types with `import vmgen`.)
+_live: Dict[int, Any] = {}   # id(counter) -> weak reference to it, dropped when the counter dies
 
 
 def _after_fork_in_child() -> None:
@@ -90,7 +90,10 @@ def _after_fork_in_child() -> None:
     possible in the forking thread's own loop) fail with VmgenError instead of hanging. The C state
     rebuilds its own fds on first use (csrc/counter/vg_fork.h). Never touch the parent's fds here:
     removing a reader from an inherited epoll would unregister it in the parent too."""
-    for c in list(_live):
+    for r in list(_live.values()):
+        c = r()
+        if c is None:
+            continue
         c._sub_lock = _new_lock()   # a parent thread may have held it at the fork
         c._subs = []
         c._delivery = None
@@ -121,7 +124,8 @@ class Counter(_core.CounterBase):
         self._subs: List[Subscription] = []
         self._delivery: Optional[_Delivery] = None
         self._sub_lock = _new_lock()
-        _live.add(self)
+        key = id(self)
+        _live[key] = _weak_ref(self, lambda r, key=key: _live.pop(key) if _live.get(key) is r else None)
 
     # token() and changed(token) are inherited from CounterBase (C, no system call).
 

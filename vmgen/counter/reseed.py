@@ -20,7 +20,7 @@ The seed is 32 bytes from the kernel (os.urandom) hashed together with the clock
 from __future__ import annotations
 
 import os
-import struct
+import _struct as struct   # the struct module is `from _struct import *`: its own file would cost `import vmgen` a load
 import sys
 import time
 from _thread import allocate_lock   # threading.Lock: `import vmgen` runs this module and skips threading

@@ -21,7 +21,7 @@ from cpython.unicode cimport PyUnicode_AsEncodedString
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
-from operator import index as _index
+from _operator import index as _index   # operator.index; the operator module costs `import vmgen` ~1.5 M instructions
 from sys import intern as _intern
 
 from vmgen.errors import BufferTooShort, LayoutError

@@ -7,7 +7,7 @@ buffer protocol through ``__buffer__`` (PEP 688); before that, call ``view.__buf
 """
 from __future__ import annotations
 
-import operator
+from _operator import index as _index   # operator.index, without loading operator.py (issue 16)
 import struct
 
 TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
@@ -164,7 +164,7 @@ class Field:
 
 
 def _check_int(value: Any, size: int, signed: bool, name: str) -> int:
-    v = operator.index(value)  # TypeError (not AttributeError) for str, float, None
+    v = _index(value)  # TypeError (not AttributeError) for str, float, None
     lo, hi = (-(1 << (8 * size - 1)), (1 << (8 * size - 1)) - 1) if signed else (0, (1 << (8 * size)) - 1)
     if not lo <= v <= hi:
         raise OverflowError(f"{name}: {value} does not fit {'a signed' if signed else 'an unsigned'} "

@@ -7,8 +7,8 @@ checks, the property chain) are the only hand-written behaviour, and both engine
 """
 from __future__ import annotations
 
-import operator
-import struct
+import _struct as struct   # the struct module is `from _struct import *`: its own file would cost `import vmgen` a load
+from _operator import index as _index   # operator.index, without loading operator.py (issue 16)
 
 TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _measure_part(spec: Tuple[Any, ...], value: Any) -> Tuple[Any, int, int, int
             raise OverflowError(f"{attr}: {len(items)} elements do not fit its {8 * count_size}-bit count")
         lo, hi = (-(1 << (8 * elem_size - 1)), (1 << (8 * elem_size - 1)) - 1) if signed else (0, _field_max(elem_size))
         for item in items:
-            i = operator.index(item)  # TypeError (not AttributeError) for non-integers
+            i = _index(item)  # TypeError (not AttributeError) for non-integers
             if not lo <= i <= hi:
                 raise OverflowError(f"{attr}: {item} does not fit a {'signed' if signed else 'unsigned'} "
                                     f"{8 * elem_size}-bit element")
