@@ -11,8 +11,10 @@ editable install's finder, which pull in typing/re/pathlib, do not hide vmgen's 
 * instructions: callgrind's count of ``python -c 'import vmgen'`` minus ``python -c pass`` (deterministic);
 * ms: those instructions divided by the interpreter's measured instructions per ms on this machine, taken
   from a calibration workload (importing a fixed set of stdlib modules: the same kind of work, unmarshal
-  and module bodies), its instruction count over its best-of-N wall time minus ``pass``'s. On a loaded
-  machine best-of-N still overestimates the time, so the ms figure errs on the high side;
+  and module bodies): its instruction count over its best-of-N CPU time (user + system, from the child's
+  rusage) minus ``pass``'s. CPU time, not wall time, because on a shared machine the wall time of a short
+  process mostly measures the wait for a core; contention (caches, SMT) still inflates CPU time, so the
+  ms figure errs on the high side;
 * ``-X importtime``: vmgen's cumulative line (best of N) and the modules with the largest self time
   (each module's best over the N runs).
 Needs Linux, valgrind and gcc. Prints a markdown table; exits 0 (the goal is marked, not asserted).
@@ -25,7 +27,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -60,12 +61,16 @@ def count(python: str, code: str, path: Path, work: Path) -> int:
     return int(m.group(1))
 
 
-def best_wall(python: str, code: str, path: Path, work: Path, runs: int) -> float:
+def best_cpu_ms(python: str, code: str, path: Path, work: Path, runs: int) -> float:
+    """The child's user + system CPU time, best of `runs` (ms)."""
     best = float("inf")
     for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([python, "-c", code], env=_env(path), cwd=work, check=True)
-        best = min(best, time.perf_counter() - t)
+        p = subprocess.Popen([python, "-c", code], env=_env(path), cwd=work)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode:
+            raise RuntimeError(f"{python} -c {code!r} exited with {p.returncode}")
+        best = min(best, usage.ru_utime + usage.ru_stime)
     return best * 1000
 
 
@@ -98,7 +103,7 @@ def measure(python: str, path: Path, work: Path, runs: int) -> Dict[str, object]
     base = count(py, "pass", path, work)
     instr = count(py, "import vmgen", path, work) - base
     cal_instr = count(py, CALIBRATION, path, work) - base
-    cal_ms = best_wall(py, CALIBRATION, path, work, runs) - best_wall(py, "pass", path, work, runs)
+    cal_ms = best_cpu_ms(py, CALIBRATION, path, work, runs) - best_cpu_ms(py, "pass", path, work, runs)
     per_ms = cal_instr / cal_ms
     total, selfs = importtime(py, path, work, runs)
     loaded = subprocess.run([py, "-c", "import sys; a = set(sys.modules); import vmgen; "
