@@ -121,7 +121,8 @@ def test_import_vmgen_loads_none_of_the_heavy_modules() -> None:
     r = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     startup, at_import, first_use = eval(r.stdout)  # noqa: S307 - our own subprocess's repr of lists/dicts
-    assert startup == [], f"the interpreter loads these before vmgen (the check cannot judge them): {startup}"
+    # what the interpreter loads before vmgen cannot be judged (3.13 loads linecache at start-up): not these
+    assert not set(startup) & {"typing", "dataclasses", "inspect", "asyncio", "uuid", "threading", "re"}, startup
     assert at_import == [], f"import vmgen loaded {at_import}"
     # negative control: each lazy path loads what it needs, and the check sees it
     assert "uuid" in first_use["guid"], first_use
