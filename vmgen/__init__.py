@@ -4,7 +4,7 @@ The package's rooms:
   * ``vmgen.counter``: generation counters, ``vmgen.open()`` over Windows, VMClock, vmgenid and a simulated source;
   * ``vmgen.switch``: zero-copy views over switch buffers (``NicSaveState``, ``FeatureSettings``, ...), the
     layouts they are made from, and C headers;
-  * ``vmgen.mof``: MOF policy classes -> switch layouts (loaded on first use: see ``_lazy_submodule``);
+  * ``vmgen.mof``: MOF policy classes -> switch layouts (loaded on first use: see ``vmgen/_lazy.py``);
   * ``vmgen.cli``: the ``vmgen`` command, one module per subcommand;
   * ``vmgen.errors``: the exceptions all of them raise.
 This namespace re-exports the public API (see API.md).
@@ -53,24 +53,9 @@ __all__ = [
     "run_before_snapshot", "run_after_restore", "reseed_on_restore", "register_rng", "unregister_rng",
 ]
 
-def _lazy_submodule(name: str) -> object:
-    """``vmgen.<name>`` as a lazy module (importlib's LazyLoader): a real entry in sys.modules and a real
-    attribute here, whose code runs at its first attribute access. ``vmgen.mof.parse(...)`` after a plain
-    ``import vmgen`` works, and neither ``import vmgen`` nor the attribute loads of the names above pay for
-    it (no module ``__getattr__`` here, which would keep CPython from specialising ``vmgen.NicSaveState``)."""
-    import sys
-    from importlib.util import LazyLoader, find_spec, module_from_spec
+from ._lazy import lazy_submodule as _lazy_submodule
 
-    fullname = f"{__name__}.{name}"
-    if fullname in sys.modules:
-        return sys.modules[fullname]
-    spec = find_spec(fullname)
-    assert spec is not None and spec.loader is not None, fullname
-    spec.loader = LazyLoader(spec.loader)
-    module = module_from_spec(spec)
-    sys.modules[fullname] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mof = _lazy_submodule("mof")
+# vmgen.mof: the MOF compiler, loaded at its first use (vmgen/_lazy.py). No module __getattr__ here, which would
+# keep CPython from specialising `vmgen.NicSaveState` (issue 16).
+mof = _lazy_submodule(__name__, __path__, "mof")
+del _lazy_submodule

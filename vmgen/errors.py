@@ -1,7 +1,9 @@
 """vmgen's exception hierarchy: one module, imported by the C views, the pure-Python reference and the counters."""
 from __future__ import annotations
 
-from typing import Any, Optional
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (`import vmgen` stays light)
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 
 class VmgenError(Exception):

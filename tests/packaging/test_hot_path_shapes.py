@@ -63,3 +63,95 @@ def test_view_types_are_immutable_and_still_subclassable() -> None:
     assert v.doubled() == 8
     v.port_id = 5
     assert v.port_id == 5
+
+
+# What `import vmgen` must not load (issue 16: <= 10 ms above a bare interpreter; benchmarks/import_cost.py
+# measures it). Each is either heavy itself or pulls in heavy modules; each loads on the first use that needs it.
+NOT_AT_IMPORT = (
+    "asyncio", "ssl", "socket", "selectors", "concurrent.futures", "typing", "dataclasses", "inspect", "ast", "dis",
+    "tokenize", "linecache", "traceback", "uuid", "platform", "re", "enum", "threading", "contextlib", "weakref",
+    "_weakrefset", "collections", "functools", "importlib.util", "hashlib", "random", "subprocess", "operator",
+    "vmgen.mof._parser", "vmgen.mof._layout", "vmgen.switch.compiled", "vmgen.switch.codegen",
+)
+
+_LOADS = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, ROOT)
+    HEAVY = set(HEAVY)
+    startup = HEAVY & set(sys.modules)
+    before = set(sys.modules)
+    import vmgen
+    at_import = sorted(HEAVY & (set(sys.modules) - before))
+
+    def first_use(action):
+        had = set(sys.modules)
+        action()
+        return sorted(HEAVY & (set(sys.modules) - had))
+
+    def guid():
+        assert str(vmgen.NicSaveState.build(GUID, "x", b"").extension_id) == GUID
+
+    def subscription():
+        with vmgen.open("simulated") as c:
+            c.subscribe(print).cancel()
+
+    def mof():
+        [cls] = vmgen.mof.parse("[WMI, guid(\\"{%s}\\")] class A { [WmiDataId(1)] uint8 X; };" % GUID)
+        assert vmgen.mof.layout(cls).view_type.__name__ == "A"
+
+    def kernel_policy():
+        vmgen.counter._backends.vmgenid_kernel_notifies("6.8.7")
+
+    # in this order: each first use is the first to need what it is checked for below (uuid loads re too)
+    print(repr((sorted(startup), at_import, {f.__name__: first_use(f) for f in (kernel_policy, subscription, guid,
+                                                                              mof)})))
+""")
+
+
+def test_import_vmgen_loads_none_of_the_heavy_modules() -> None:
+    """`import vmgen` in a fresh interpreter (-S: no site hooks, such as an editable install's finder, which
+    import typing/re themselves) loads none of NOT_AT_IMPORT. Negative control, in the same process: the first
+    GUID read, subscription, MOF compile and kernel-version check do load the modules they need, so the check
+    sees them when they load (a moved import would fail the assertion on at_import)."""
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(vmgen.__file__)))
+    code = (f"ROOT = {root!r}; HEAVY = {NOT_AT_IMPORT!r}; GUID = '5cbf81be-5055-47cd-9055-a76b2b4e369e'\n"
+            + _LOADS)
+    r = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    startup, at_import, first_use = eval(r.stdout)  # noqa: S307 - our own subprocess's repr of lists/dicts
+    # what the interpreter loads before vmgen cannot be judged (3.13 loads linecache at start-up): not these
+    assert not set(startup) & {"typing", "dataclasses", "inspect", "asyncio", "uuid", "threading", "re"}, startup
+    assert at_import == [], f"import vmgen loaded {at_import}"
+    # negative control: each lazy path loads what it needs, and the check sees it
+    assert "uuid" in first_use["guid"], first_use
+    assert "threading" in first_use["subscription"], first_use
+    assert {"vmgen.mof._parser", "vmgen.mof._layout", "vmgen.switch.compiled"} <= set(first_use["mof"]), first_use
+    assert "re" in first_use["kernel_policy"], first_use
+
+
+def test_lazy_mof_module_is_one_object_and_loads_once_across_threads() -> None:
+    """vmgen.mof is the same module object before and after its code runs (as with importlib's LazyLoader), and
+    threads racing on its first attribute read all see the loaded module (none sees a half-run one)."""
+    code = textwrap.dedent("""
+        import sys, threading, vmgen
+        m = vmgen.mof
+        assert type(m).__name__ == "_LazyModule" and "vmgen.mof._layout" not in sys.modules
+        got, errors = [], []
+        def read():
+            try:
+                got.append(m.layout)
+            except BaseException as exc:
+                errors.append(exc)
+        threads = [threading.Thread(target=read) for _ in range(8)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        assert not errors and len(got) == 8 and len(set(map(id, got))) == 1, (errors, got)
+        assert type(m) is type(sys) and sys.modules["vmgen.mof"] is m is vmgen.mof
+        import vmgen.mof._layout as lay
+        assert m.layout is lay.layout
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

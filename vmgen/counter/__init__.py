@@ -15,14 +15,19 @@ The rooms, each depending only on those above it:
 from __future__ import annotations
 
 import builtins
-import contextlib
 import os
 import sys
-import threading
-import warnings
-import weakref
+from _thread import allocate_lock as _new_lock   # threading.Lock, without importing threading
+from _weakref import ref as _weak_ref           # weakref.ref, without importing weakref
 from sys import exc_info as _exc_info
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Union
+
+# threading, contextlib, warnings and typing are not imported here: `import vmgen` runs this module, and
+# they were a large part of its cost (issue 16). threading loads when a subscription starts a thread.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    import threading
+    from types import TracebackType
+    from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Type, Union
 
 from . import _backends, _core
 from ._backends import PRIORITY, BackendInfo, backends, vmgenid_devpath, vmgenid_kernel_notifies
@@ -61,6 +66,8 @@ class _Delivery:
 def _report_callback_error() -> None:
     """A callback raised: report it as an uncaught exception in a thread would be (threading.excepthook:
     SystemExit is silent there), then carry on delivering to the others."""
+    import threading
+
     exc_type, exc, tb = _exc_info()
     try:
         threading.excepthook(threading.ExceptHookArgs((exc_type, exc, tb, threading.current_thread())))
@@ -73,7 +80,8 @@ def _report_callback_error() -> None:
 
 
 # Every open Counter, so that a forked child can forget its parent's threads and asyncio watchers.
-_live: "weakref.WeakSet[Counter]" = weakref.WeakSet()
+# (A dict of weak references rather than a weakref.WeakSet: _weakrefset would load types with `import vmgen`.)
+_live: Dict[int, Any] = {}   # id(counter) -> weak reference to it, dropped when the counter dies
 
 
 def _after_fork_in_child() -> None:
@@ -82,8 +90,11 @@ def _after_fork_in_child() -> None:
     possible in the forking thread's own loop) fail with VmgenError instead of hanging. The C state
     rebuilds its own fds on first use (csrc/counter/vg_fork.h). Never touch the parent's fds here:
     removing a reader from an inherited epoll would unregister it in the parent too."""
-    for c in list(_live):
-        c._sub_lock = threading.Lock()   # a parent thread may have held it at the fork
+    for r in list(_live.values()):
+        c = r()
+        if c is None:
+            continue
+        c._sub_lock = _new_lock()   # a parent thread may have held it at the fork
         c._subs = []
         c._delivery = None
         watchers, c._watchers = c._watchers, {}
@@ -115,8 +126,9 @@ class Counter(_core.CounterBase):
         self._watchers: Dict[Any, Any] = {}
         self._subs: List[Subscription] = []
         self._delivery: Optional[_Delivery] = None
-        self._sub_lock = threading.Lock()
-        _live.add(self)
+        self._sub_lock = _new_lock()
+        key = id(self)
+        _live[key] = _weak_ref(self, lambda r, key=key: _live.pop(key) if _live.get(key) is r else None)
 
     # token() and changed(token) are inherited from CounterBase (C, no system call).
 
@@ -153,15 +165,10 @@ class Counter(_core.CounterBase):
                 return
             yield g
 
-    @contextlib.contextmanager
-    def guard(self) -> Iterator[Generation]:
+    def guard(self) -> _Guard:
         """Check before commit: raise GenerationChanged if the generation moved inside the block
         (both ends are exact reads)."""
-        before = self.read()
-        yield before
-        after = self.read()
-        if after != before:
-            raise GenerationChanged(before, after)
+        return _Guard(self)
 
     # ---- subscriptions: one vmgen thread per counter delivers callbacks ----
 
@@ -169,6 +176,8 @@ class Counter(_core.CounterBase):
         """Call callback(new_generation) after each change, from a vmgen thread, until cancel()."""
         if not callable(callback):
             raise TypeError("callback must be callable")
+        import threading   # here, not under the lock: the first subscription loads it
+
         sub = Subscription(self, callback)
         with self._sub_lock:
             if self.closed:
@@ -194,6 +203,8 @@ class Counter(_core.CounterBase):
                 d.stopped = True         # for good: whatever subscribes next gets a new thread
                 self._delivery = None
         if d is not None and d.thread is not None:
+            import threading   # loaded: subscribe() started d.thread
+
             self._wake()                 # the thread sees its stop flag and ends
             if d.thread is not threading.current_thread():
                 # vg_wake wakes only waits already in progress: if the thread was between its stop check and
@@ -248,8 +259,11 @@ class Counter(_core.CounterBase):
             from . import _aio
 
             _aio.close_watchers(self)
-        if d is not None and d.thread is not None and d.thread is not threading.current_thread():
-            d.thread.join()
+        if d is not None and d.thread is not None:
+            import threading   # loaded: subscribe() started d.thread
+
+            if d.thread is not threading.current_thread():
+                d.thread.join()
 
     def __enter__(self) -> "Counter":
         if self.closed:
@@ -282,6 +296,27 @@ class Counter(_core.CounterBase):
 # Counter's own changed()/token() descriptors: CPython specialises `c.changed(t)` only when the descriptor's type
 # is the instance's exact type (inherited from CounterBase, every call would de-optimise).
 _core.bind_hot_methods(Counter)
+
+
+class _Guard:
+    """What ``Counter.guard()`` returns: reads the generation on entry, re-reads it at a clean exit and raises
+    GenerationChanged if it moved (an exception from the block propagates unchecked)."""
+
+    __slots__ = ("_counter", "_before")
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+
+    def __enter__(self) -> Generation:
+        self._before = self._counter.read()
+        return self._before
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        if exc_type is None:
+            after = self._counter.read()
+            if after != self._before:
+                raise GenerationChanged(self._before, after)
 
 
 def _join(t: threading.Thread, timeout: float) -> bool:
@@ -402,6 +437,8 @@ def open(backend: Optional[str] = None, *, path: Optional[str] = None,  # noqa: 
     if backend == "vmgenid":
         notifies, why = vmgenid_kernel_notifies()
         if not notifies:
+            import warnings
+
             warnings.warn(f"vmgen: {why}: this counter sees only synthetic uevents (e.g. 'change' written "
                           "to the device's uevent file), not real VM generation changes", RuntimeWarning,
                           stacklevel=2)

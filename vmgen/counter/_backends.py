@@ -6,10 +6,11 @@ policy (the vmgenid kernel-version rule), which differ per OS and are easier to 
 from __future__ import annotations
 
 import os
-import platform
-import re
 import sys
-from typing import List, NamedTuple, Optional, Tuple
+
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from . import _core
 from ..errors import VmgenError
@@ -20,10 +21,42 @@ _ONLY_LINUX = f"only in the Linux build (this build's counter is {_core.PLATFORM
 _VMGENID_DRIVER_DIRS = ("/sys/bus/platform/drivers/vmgenid", "/sys/bus/acpi/drivers/vmgenid")
 
 
-class BackendInfo(NamedTuple):
-    name: str
-    available: bool   # True only if open() would pick it: present AND able to see changes
-    reason: str
+class BackendInfo(tuple):  # type: ignore[type-arg]
+    """(name, available, reason), a named tuple: available is True only if open() would pick it (present AND able
+    to see changes). Written out rather than typing.NamedTuple / collections.namedtuple, which `import vmgen`
+    would otherwise load (issue 16); same constructor, fields, repr, _asdict, _replace, _make and pickling."""
+
+    __slots__ = ()
+    _fields = ("name", "available", "reason")
+    __match_args__ = _fields
+
+    def __new__(cls, name: str, available: bool, reason: str) -> BackendInfo:
+        return tuple.__new__(cls, (name, available, reason))
+
+    name = property(lambda self: self[0], doc="the backend's name, as open() takes it")
+    available = property(lambda self: self[1], doc="True only if open() would pick it")
+    reason = property(lambda self: self[2], doc="why (not)")
+
+    @classmethod
+    def _make(cls, iterable: Iterable[Any]) -> BackendInfo:
+        return cls(*iterable)
+
+    def _replace(self, **changes: Any) -> BackendInfo:
+        values = dict(zip(self._fields, self))
+        unknown = set(changes) - set(self._fields)
+        if unknown:
+            raise ValueError(f"got unexpected field names: {sorted(unknown)!r}")
+        values.update(changes)
+        return type(self)(**values)
+
+    def _asdict(self) -> Dict[str, Any]:
+        return dict(zip(self._fields, self))
+
+    def __getnewargs__(self) -> Tuple[Any, ...]:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self[0]!r}, available={self[1]!r}, reason={self[2]!r})"
 
 
 def vmgenid_devpath() -> Optional[str]:
@@ -59,6 +92,8 @@ VMGENID_UEVENT_KERNELS: Tuple[Tuple[Tuple[int, int, int, int], Tuple[int, int, i
 
 def _kernel_key(version: str) -> Optional[Tuple[int, int, int, int]]:
     """(major, minor, patch, rc) of a release string such as "6.8.7", "6.9.0-rc4", "6.8.0-31-generic"."""
+    import re   # here: `import vmgen` does not load re
+
     m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?", version)
     if not m:
         return None
@@ -90,7 +125,12 @@ def vmgenid_kernel_notifies(release: Optional[str] = None, signature: Optional[s
     VMGENID_UEVENT_KERNELS do. release: as platform.release(); signature: as /proc/version_signature (read
     from the system when release is not given)."""
     if release is None:
-        release = platform.release()
+        if hasattr(os, "uname"):
+            release = os.uname().release   # what platform.release() returns on POSIX, without loading platform
+        else:
+            import platform
+
+            release = platform.release()
         signature = _version_signature()
     version = _mainline_version(release, signature)
     shown = release if version == release else f"{release} (mainline {version})"

@@ -1,8 +1,10 @@
 """``Generation``: one value of the VM generation counter (the 128-bit VM_GENCOUNTER)."""
 from __future__ import annotations
 
-import struct
-from typing import Any
+import _struct as struct   # the struct module is `from _struct import *`: its own file would cost `import vmgen` a load
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    from typing import Any
 
 _U64 = 1 << 64
 _PACK = struct.Struct("<QQ")

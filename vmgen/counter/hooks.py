@@ -13,24 +13,26 @@ thread makes its blocked wait raise CounterClosed, which is how the thread is st
 from __future__ import annotations
 
 import os
-import threading
-import warnings
-from typing import Any, Callable, List, Optional, Tuple, TypeVar
+from _thread import RLock   # threading.RLock, without importing threading (`import vmgen` runs this module)
 
 from . import open as _open_counter
 from ._generation import Generation
 from ..errors import CounterClosed
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; threading loads with the watcher thread
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Tuple, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
+    _Entry = Tuple[Callable[..., Any], Tuple[Any, ...], Any]   # (func, args, kwargs)
+
 __all__ = ["register_after_restore", "unregister_after_restore", "register_before_snapshot",
            "unregister_before_snapshot", "run_before_snapshot", "run_after_restore"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-_Entry = Tuple[Callable[..., Any], Tuple[Any, ...], Any]   # (func, args, kwargs)
 
 # Registries are tuples replaced whole under _lock, so the watcher reads them without the lock and a
 # fork can never inherit one half-updated. _prologue holds vmgen's own hooks (reseeding) that must run
 # before every user hook whatever the registration order.
-_lock = threading.RLock()
+_lock = RLock()
 _after: Tuple[_Entry, ...] = ()
 _prologue: Tuple[_Entry, ...] = ()
 _before: Tuple[_Entry, ...] = ()
@@ -52,6 +54,8 @@ class _Watcher:
             # fork and this read must run the hooks here too
             self.last = inherited.last
         self.rounds = 0
+        import threading
+
         self.cond = threading.Condition(threading.Lock())
         self.stopped = False
         self.thread = threading.Thread(target=self._run, name="vmgen-restore-hooks", daemon=True)
@@ -77,6 +81,8 @@ class _Watcher:
             self.cond.notify_all()
 
     def stop(self) -> None:
+        import threading
+
         self.counter.close()
         if self.thread is not threading.current_thread():
             self.thread.join()
@@ -89,6 +95,8 @@ class _Watcher:
 def _report(exc: BaseException, where: str) -> None:
     """Report like an exception in a thread (threading.excepthook), naming the hook; never raise."""
     try:
+        import threading
+
         note = f"raised in vmgen {where}"
         if hasattr(exc, "add_note"):
             exc.add_note(note)
@@ -119,6 +127,8 @@ def _ensure_watcher(inherited: Optional[_Watcher] = None) -> None:
             _watcher = _Watcher(inherited)
         except OSError as exc:   # DeviceNotFound, PermissionError, ...: registration still works
             if not _warned:
+                import warnings
+
                 _warned = True
                 warnings.warn(f"vmgen: after-restore hooks are registered but will not run: no generation "
                               f"counter here can see a restore ({exc}); `vmgen doctor` says what to change",
@@ -143,7 +153,7 @@ def _install_fork_handler() -> None:
 def _after_fork_in_child() -> None:
     """The child has no watcher thread: re-arm one on its own counter (a fresh baseline read)."""
     global _lock, _watcher
-    _lock = threading.RLock()          # another thread may have held it at fork time
+    _lock = RLock()          # another thread may have held it at fork time
     inherited = _watcher
     if inherited is not None:
         _orphans.append(inherited)     # its counter belongs to the parent's watcher; leave it alone

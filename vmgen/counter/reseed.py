@@ -20,22 +20,25 @@ The seed is 32 bytes from the kernel (os.urandom) hashed together with the clock
 from __future__ import annotations
 
 import os
-import struct
+import _struct as struct   # the struct module is `from _struct import *`: its own file would cost `import vmgen` a load
 import sys
-import threading
 import time
-import weakref
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from _thread import allocate_lock   # threading.Lock: `import vmgen` runs this module and skips threading
 
 from . import hooks
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Tuple
+
+    Reseed = Callable[[Any, bytes], None]
 
 __all__ = ["reseed_on_restore", "register_rng", "unregister_rng", "reseed_now", "fresh_seed", "await_kernel_reseed",
            "kernel_reseed"]
 
-Reseed = Callable[[Any, bytes], None]
 # id(obj) -> (reference to obj, reseed function); weak where the object allows it
 _rngs: Dict[int, Tuple[Callable[[], Any], Reseed]] = {}
-_rngs_lock = threading.Lock()
+_rngs_lock = allocate_lock()
 
 
 def fresh_seed(n: int = 32) -> bytes:
@@ -100,6 +103,8 @@ def register_rng(obj: Any, reseed: Optional[Reseed] = None) -> Any:
                             "pass reseed=function(obj, seed_bytes)")
     elif not callable(reseed):
         raise TypeError("reseed must be callable as reseed(obj, seed_bytes)")
+    import weakref
+
     try:
         ref: Callable[[], Any] = weakref.ref(obj, lambda _r, key=id(obj): _forget(key))
     except TypeError:   # not weak-referenceable: hold it until unregister_rng()

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
-import warnings
-from typing import Any
+
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    from typing import Any
 
 engine: Any
 if os.environ.get("VMGEN_PURE"):
@@ -18,6 +20,8 @@ else:
 
         IMPLEMENTATION = "C (Cython field engine)"
     except ImportError as exc:  # pragma: no cover - exercised by the no-extension test in a subprocess
+        import warnings
+
         warnings.warn(f"vmgen: C extension unavailable ({exc}); using the pure-Python reference", RuntimeWarning,
                       stacklevel=2)
         from . import _pyfields as engine

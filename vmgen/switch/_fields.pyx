@@ -21,8 +21,7 @@ from cpython.unicode cimport PyUnicode_AsEncodedString
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
-import uuid as _uuid_mod
-from operator import index as _index
+from _operator import index as _index   # operator.index; the operator module costs `import vmgen` ~1.5 M instructions
 from sys import intern as _intern
 
 from vmgen.errors import BufferTooShort, LayoutError
@@ -87,25 +86,35 @@ cdef extern from "Python.h":
 
 
 # --- uuid.UUID without its slow Python __init__: allocate and fill the two slots directly -----------------
-cdef object _UUID = _uuid_mod.UUID
-cdef object _SAFE_UNKNOWN = _uuid_mod.SafeUUID.unknown
+# uuid is imported at the first GUID access, not with `import vmgen`: it loads platform, enum and libuuid.
+cdef object _UUID = None
+cdef object _SAFE_UNKNOWN = None
 cdef object _object_new = object.__new__
 cdef str _S_INT = "int"
 cdef str _S_IS_SAFE = "is_safe"
 
 
+cdef object _load_uuid():
+    global _UUID, _SAFE_UNKNOWN
+    import uuid
+    _SAFE_UNKNOWN = uuid.SafeUUID.unknown  # first: _UUID set means both are
+    _UUID = uuid.UUID
+    return _UUID
+
+
 cdef object _guid_get(const char *p):
-    cdef object u = _object_new(_UUID)
+    cdef object u = _object_new(_UUID if _UUID is not None else _load_uuid())
     PyObject_GenericSetAttr(u, _S_INT, vg_guid_to_int(p))  # bypasses UUID.__setattr__ (immutable)
     PyObject_GenericSetAttr(u, _S_IS_SAFE, _SAFE_UNKNOWN)
     return u
 
 
 cdef bytes _guid_bytes_le(object value, str name):
-    if isinstance(value, _UUID):
+    cdef object UUID = _UUID if _UUID is not None else _load_uuid()
+    if isinstance(value, UUID):
         return value.bytes_le
     if isinstance(value, str):
-        return _UUID(value).bytes_le
+        return UUID(value).bytes_le
     raise TypeError(f"{name} must be a uuid.UUID or a GUID string, not {type(value).__name__}")
 
 

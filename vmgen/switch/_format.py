@@ -1,7 +1,9 @@
 """How a view prints: the way construct prints a container, one field a line."""
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    from typing import Any
 
 _BLOB_PREVIEW = 16
 

@@ -7,10 +7,13 @@ buffer protocol through ``__buffer__`` (PEP 688); before that, call ``view.__buf
 """
 from __future__ import annotations
 
-import operator
+from _operator import index as _index   # operator.index, without loading operator.py (issue 16)
 import struct
-import uuid
-from typing import Any, Dict, Optional, Tuple
+
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    import uuid
+    from typing import Any, Dict, Optional, Tuple
 
 from ..errors import BufferTooShort, LayoutError
 from .layout import K_BLOB, K_CSTR, K_FARR, K_GUID, K_INT, K_OARR, K_OSTR
@@ -161,7 +164,7 @@ class Field:
 
 
 def _check_int(value: Any, size: int, signed: bool, name: str) -> int:
-    v = operator.index(value)  # TypeError (not AttributeError) for str, float, None
+    v = _index(value)  # TypeError (not AttributeError) for str, float, None
     lo, hi = (-(1 << (8 * size - 1)), (1 << (8 * size - 1)) - 1) if signed else (0, (1 << (8 * size)) - 1)
     if not lo <= v <= hi:
         raise OverflowError(f"{name}: {value} does not fit {'a signed' if signed else 'an unsigned'} "
@@ -202,12 +205,16 @@ class GuidField(Field):
         self.off = spec[2]
 
     def get(self, v: View) -> uuid.UUID:
-        return uuid.UUID(bytes_le=bytes(v._region(self.off, 16)))
+        from uuid import UUID  # on first use, not with `import vmgen._reference` (platform, enum, libuuid)
+
+        return UUID(bytes_le=bytes(v._region(self.off, 16)))
 
     def set(self, v: View, value: Any) -> None:
+        from uuid import UUID
+
         if isinstance(value, str):
-            value = uuid.UUID(value)
-        if not isinstance(value, uuid.UUID):
+            value = UUID(value)
+        if not isinstance(value, UUID):
             raise TypeError(f"{self.name} must be a uuid.UUID or a GUID string, not {type(value).__name__}")
         v._region(self.off, 16)[:] = value.bytes_le
 

@@ -7,10 +7,13 @@ checks, the property chain) are the only hand-written behaviour, and both engine
 """
 from __future__ import annotations
 
-import operator
-import struct
-import uuid
-from typing import Any, Dict, Iterable, Optional, Tuple
+import _struct as struct   # the struct module is `from _struct import *`: its own file would cost `import vmgen` a load
+from _operator import index as _index   # operator.index, without loading operator.py (issue 16)
+
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    import uuid
+    from typing import Any, Dict, Iterable, Optional, Tuple
 
 from . import layout as L
 from ..errors import BufferTooShort, LayoutError
@@ -73,7 +76,7 @@ def _measure_part(spec: Tuple[Any, ...], value: Any) -> Tuple[Any, int, int, int
             raise OverflowError(f"{attr}: {len(items)} elements do not fit its {8 * count_size}-bit count")
         lo, hi = (-(1 << (8 * elem_size - 1)), (1 << (8 * elem_size - 1)) - 1) if signed else (0, _field_max(elem_size))
         for item in items:
-            i = operator.index(item)  # TypeError (not AttributeError) for non-integers
+            i = _index(item)  # TypeError (not AttributeError) for non-integers
             if not lo <= i <= hi:
                 raise OverflowError(f"{attr}: {item} does not fit a {'signed' if signed else 'unsigned'} "
                                     f"{8 * elem_size}-bit element")
@@ -171,11 +174,19 @@ _REV1_SIZE = L.NDIS_SIZEOF_NDIS_SWITCH_NIC_SAVE_STATE_REVISION_1
 _NAME_CAPACITY = 2 * L.IF_MAX_STRING_SIZE  # bytes of IF_COUNTED_STRING.String, one WCHAR kept for the NUL
 
 
+def _uuid_type() -> type[uuid.UUID]:
+    """uuid.UUID, imported on first use: uuid loads platform, enum and libuuid, which `import vmgen` skips."""
+    from uuid import UUID
+
+    return UUID
+
+
 def _guid(value: Any, what: str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
+    UUID = _uuid_type()
+    if isinstance(value, UUID):
         return value
     if isinstance(value, str):
-        return uuid.UUID(value)
+        return UUID(value)
     raise TypeError(f"{what} must be a uuid.UUID or a GUID string, not {type(value).__name__}")
 
 
@@ -268,7 +279,7 @@ class _NicSaveStateMethods:
             nic_index=nic_index,
             extension_id=extension_id,
             extension_friendly_name=extension_friendly_name,
-            feature_class_id=uuid.UUID(int=0) if feature_class_id is None else feature_class_id,
+            feature_class_id=_uuid_type()(int=0) if feature_class_id is None else feature_class_id,
             save_data=data,
         ), into)
 
@@ -288,7 +299,7 @@ class _NicSaveStateMethods:
         if data.nbytes > 0xFFFF:
             raise OverflowError(f"save_data: {data.nbytes} bytes do not fit SaveDataSize (USHORT, at most 65535)")
         ext = _guid(extension_id, "extension_id")
-        feature = uuid.UUID(int=0) if feature_class_id is None else _guid(feature_class_id, "feature_class_id")
+        feature = _uuid_type()(int=0) if feature_class_id is None else _guid(feature_class_id, "feature_class_id")
         _check_name(extension_friendly_name)
         # Then the switch's buffer: a valid prepared header, as Microsoft's base library checks it. Read
         # through a memoryview released before any error, so the caller can resize the buffer in its
@@ -322,7 +333,8 @@ class _NicSaveStateMethods:
                               "structure", "save_data_offset")
         self.extension_friendly_name  # noqa: B018 - decodes and checks the counted string
         if extension_id is not None:
-            want = extension_id if isinstance(extension_id, uuid.UUID) else uuid.UUID(str(extension_id))
+            UUID = _uuid_type()
+            want = extension_id if isinstance(extension_id, UUID) else UUID(str(extension_id))
             if self.extension_id != want:
                 raise LayoutError(f"extension_id {self.extension_id} is not ours ({want}): forward the restore "
                                   "untouched", "extension_id")

@@ -5,8 +5,9 @@ none of its consumers; this module sits above the engines, the view definitions 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 from . import _pyfields, codegen
 from ._engine import engine as _engine
@@ -14,11 +15,12 @@ from ._viewdefs import view_type_for
 from .layout import Layout
 
 
-@dataclass
 class CompiledLayout(Layout):
-    """A Layout whose view classes are made once, on first use, and cached."""
+    """A Layout whose view classes are made once, on first use, and cached (same constructor as Layout)."""
 
-    _view_types: Dict[str, type] = field(default_factory=dict, repr=False, compare=False)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._view_types: Dict[str, type] = {}
 
     @property
     def view_type(self) -> type:

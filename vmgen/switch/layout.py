@@ -27,22 +27,69 @@ Conventions for variable parts (one place, referenced by the docs):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see "Records" below)
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+# ---------------------------------------------------------------------------------------------------
+# Records. The descriptions below were frozen dataclasses; they are hand-written classes with the same
+# constructor, equality, hash and repr, because ``import vmgen`` runs this module, and @dataclass (which
+# builds every method with exec(), and imports inspect) was most of its import time (issue 16).
+
+
+class _Record:
+    """An immutable value: ``_fields`` in constructor order; equal to a record of the same class and values."""
+
+    __slots__ = ()
+    _fields: Tuple[str, ...] = ()
+
+    def _values(self) -> Tuple[Any, ...]:
+        return tuple([getattr(self, f) for f in self._fields])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        args = ", ".join([f"{f}={getattr(self, f)!r}" for f in self._fields])
+        return f"{type(self).__qualname__}({args})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r} of an immutable {type(self).__name__}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r} of an immutable {type(self).__name__}")
+
+    def __reduce__(self) -> Tuple[Any, ...]:  # copy and pickle through the constructor (__setattr__ refuses)
+        return (type(self), self._values())
+
+
+_set = object.__setattr__  # what the records' __init__ use
 
 # ---------------------------------------------------------------------------------------------------
 # C types
 
 
-@dataclass(frozen=True)
-class Prim:
+class Prim(_Record):
     """A C scalar type: its name as the headers spell it, size, struct format code and alignment."""
 
+    __slots__ = _fields = ("name", "size", "fmt", "signed", "align")
     name: str
     size: int
     fmt: str  # struct module code, used little-endian; memoryview format for arrays
-    signed: bool = False
-    align: int = 0  # 0: same as size
+    signed: bool
+    align: int  # 0: same as size
+
+    def __init__(self, name: str, size: int, fmt: str, signed: bool = False, align: int = 0) -> None:
+        _set(self, "name", name)
+        _set(self, "size", size)
+        _set(self, "fmt", fmt)
+        _set(self, "signed", signed)
+        _set(self, "align", align)
 
     @property
     def alignment(self) -> int:
@@ -73,14 +120,21 @@ PRIMS: Dict[str, Prim] = {
 }
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(_Record):
     """One C member: ``type name[count]`` at ``offset`` (filled in by Struct)."""
 
+    __slots__ = _fields = ("name", "type", "count", "offset")
     name: str
-    type: Union[Prim, "Struct"]
-    count: Optional[int] = None  # array length; None for a scalar
-    offset: int = -1
+    type: Union[Prim, Struct]
+    count: Optional[int]  # array length; None for a scalar
+    offset: int
+
+    def __init__(self, name: str, type: Union[Prim, Struct], count: Optional[int] = None,  # noqa: A002
+                 offset: int = -1) -> None:
+        _set(self, "name", name)
+        _set(self, "type", type)
+        _set(self, "count", count)
+        _set(self, "offset", offset)
 
     @property
     def size(self) -> int:
@@ -154,65 +208,100 @@ class Struct:
 K_INT, K_GUID, K_CSTR, K_OSTR, K_FARR, K_OARR, K_BLOB = range(7)
 
 
-@dataclass(frozen=True)
-class Int:
+class Int(_Record):
+    __slots__ = _fields = ("attr", "member", "present_if")
     attr: str
     member: str
-    present_if: Optional[Tuple[str, int]] = None  # (member path, minimum value): e.g. revision-2 fields
+    present_if: Optional[Tuple[str, int]]  # (member path, minimum value): e.g. revision-2 fields
+
+    def __init__(self, attr: str, member: str, present_if: Optional[Tuple[str, int]] = None) -> None:
+        _set(self, "attr", attr)
+        _set(self, "member", member)
+        _set(self, "present_if", present_if)
 
 
-@dataclass(frozen=True)
-class Guid:
+class Guid(_Record):
+    __slots__ = _fields = ("attr", "member")
     attr: str
     member: str
 
+    def __init__(self, attr: str, member: str) -> None:
+        _set(self, "attr", attr)
+        _set(self, "member", member)
 
-@dataclass(frozen=True)
-class CountedString:
+
+class CountedString(_Record):
     """A byte count + an inline WCHAR[n] (IF_COUNTED_STRING, MOF ``string`` with MaxLen)."""
 
+    __slots__ = _fields = ("attr", "length", "chars")
     attr: str
     length: str
     chars: str
 
+    def __init__(self, attr: str, length: str, chars: str) -> None:
+        _set(self, "attr", attr)
+        _set(self, "length", length)
+        _set(self, "chars", chars)
 
-@dataclass(frozen=True)
-class OffsetString:
+
+class OffsetString(_Record):
     """A UINT32 offset to a VARIABLE_LENGTH_STRING {USHORT StringLength (bytes); WCHAR StringBuffer[]}."""
 
+    __slots__ = _fields = ("attr", "offset")
     attr: str
     offset: str
 
+    def __init__(self, attr: str, offset: str) -> None:
+        _set(self, "attr", attr)
+        _set(self, "offset", offset)
 
-@dataclass(frozen=True)
-class FixedArray:
+
+class FixedArray(_Record):
     """An element count + an inline T[n] (MOF ``T X[]`` with Max(n))."""
 
+    __slots__ = _fields = ("attr", "count", "array")
     attr: str
     count: str
     array: str
 
+    def __init__(self, attr: str, count: str, array: str) -> None:
+        _set(self, "attr", attr)
+        _set(self, "count", count)
+        _set(self, "array", array)
 
-@dataclass(frozen=True)
-class OffsetArray:
+
+class OffsetArray(_Record):
     """An element count + a UINT32 offset to T[count] (MOF ``T X[]``, a VARIABLE_LENGTH_ARRAY)."""
 
+    __slots__ = _fields = ("attr", "count", "offset", "element")
     attr: str
     count: str
     offset: str
     element: Prim
 
+    def __init__(self, attr: str, count: str, offset: str, element: Prim) -> None:
+        _set(self, "attr", attr)
+        _set(self, "count", count)
+        _set(self, "offset", offset)
+        _set(self, "element", element)
 
-@dataclass(frozen=True)
-class Blob:
+
+class Blob(_Record):
     """A byte size + an offset to that many bytes (SaveData, PropertyBuffer)."""
 
+    __slots__ = _fields = ("attr", "size", "offset")
     attr: str
     size: str
     offset: str
 
+    def __init__(self, attr: str, size: str, offset: str) -> None:
+        _set(self, "attr", attr)
+        _set(self, "size", size)
+        _set(self, "offset", offset)
 
-Accessor = Union[Int, Guid, CountedString, OffsetString, FixedArray, OffsetArray, Blob]
+
+if TYPE_CHECKING:
+    Accessor = Union[Int, Guid, CountedString, OffsetString, FixedArray, OffsetArray, Blob]
 
 # A field spec is a tuple; the engines unpack it by kind:
 #   (K_INT,  attr, offset, size, signed, cond_offset, cond_size, cond_min)   cond_size 0: always present
@@ -222,20 +311,37 @@ Accessor = Union[Int, Guid, CountedString, OffsetString, FixedArray, OffsetArray
 #   (K_FARR, attr, count_offset, count_size, array_offset, capacity, elem_size, elem_fmt, elem_signed)
 #   (K_OARR, attr, count_offset, count_size, offset_offset, offset_size, elem_size, elem_fmt, elem_signed)
 #   (K_BLOB, attr, size_offset, size_size, offset_offset, offset_size)
-FieldSpec = Tuple[Any, ...]
+    FieldSpec = Tuple[Any, ...]
 
 
-@dataclass
 class Layout:
-    """A Struct plus the accessors a view exposes over it."""
+    """A Struct plus the accessors a view exposes over it (mutable, compared by value, unhashable)."""
 
-    struct: Struct
-    fields: Tuple[Accessor, ...]
-    view_name: str = ""
-    version: Optional[int] = None  # (major << 8) + minor where the source defines one (MOF)
-    min_size: int = 0  # bytes a view needs (default: struct size); revision-1 NIC save state: 568
-    helpers: Tuple[Struct, ...] = ()  # extra structs the header defines (VARIABLE_LENGTH_STRING, ...)
-    _specs: Optional[Tuple[FieldSpec, ...]] = field(default=None, repr=False, compare=False)
+    _compared = ("struct", "fields", "view_name", "version", "min_size", "helpers")
+
+    def __init__(self, struct: Struct, fields: Tuple[Accessor, ...], view_name: str = "",
+                 version: Optional[int] = None, min_size: int = 0, helpers: Tuple[Struct, ...] = ()) -> None:
+        self.struct = struct
+        self.fields = fields
+        self.view_name = view_name
+        self.version = version  # (major << 8) + minor where the source defines one (MOF)
+        self.min_size = min_size  # bytes a view needs (default: struct size); revision-1 NIC save state: 568
+        self.helpers = helpers  # extra structs the header defines (VARIABLE_LENGTH_STRING, ...)
+        self._specs: Optional[Tuple[FieldSpec, ...]] = None
+
+    def _values(self) -> Tuple[Any, ...]:
+        return tuple([getattr(self, f) for f in self._compared])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value
+
+    def __repr__(self) -> str:
+        args = ", ".join([f"{f}={getattr(self, f)!r}" for f in self._compared])
+        return f"{type(self).__qualname__}({args})"
 
     @property
     def size(self) -> int:

@@ -1,7 +1,9 @@
 """MOF InterfaceVersion <-> the USHORT the switch serializes into PropertyVersion: (major << 8) + minor."""
 from __future__ import annotations
 
-from typing import Tuple, Union
+TYPE_CHECKING = False  # without importing typing: see vmgen/errors.py
+if TYPE_CHECKING:
+    from typing import Tuple, Union
 
 
 def encode_version(version: Union[str, int, Tuple[int, int]]) -> int:
