@@ -236,8 +236,12 @@ def reseed_on_restore() -> None:
     """Turn on reseeding after every observed restore (idempotent). It runs before every user
     after-restore hook, so those already see fresh RNGs. Starts the restore-hook watcher if needed."""
     global _kmsg_baseline
+    # Import now what the reseed imports, not in the hook thread right after a restore: in the QEMU rig the
+    # first reseed's lazy `import hashlib` (OpenSSL) delayed the user's hooks by 1 to 2.5 s.
+    import hashlib  # noqa: F401
+    import uuid  # noqa: F401
     try:
-        import ssl  # noqa: F401  (imported now, not in the hook thread right after a restore)
+        import ssl  # noqa: F401
     except ImportError:
         pass
     if sys.platform.startswith("linux") and not hooks._has_prologue(_reseed_hook):
