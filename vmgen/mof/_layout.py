@@ -9,7 +9,6 @@ from ..errors import MofError
 from ..switch import layout as L
 from ..switch.compiled import CompiledLayout
 from ..switch.versions import encode_version
-from dataclasses import dataclass
 
 from ._model import INTEGER_TYPES, TYPES, MofClass, MofDocument, MofEnumeration, MofProperty, MofStructure
 from ._parser import CIM_DATETIME_CHARS
@@ -410,11 +409,14 @@ def _enum_defines(cls: MofClass, used: List[Tuple[MofProperty, MofEnumeration]])
     return tuple(out)
 
 
-@dataclass
 class MofLayout(CompiledLayout):
     """A CompiledLayout whose header also names the values of the integer enumerations it uses."""
 
-    enum_defines: Tuple[Tuple[str, str, str], ...] = ()
+    _compared = CompiledLayout._compared + ("enum_defines",)
+
+    def __init__(self, *args: Any, enum_defines: Tuple[Tuple[str, str, str], ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.enum_defines = enum_defines
 
     def c_header(self, guard: Optional[str] = None) -> str:
         header = super().c_header(guard)
