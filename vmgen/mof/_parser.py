@@ -40,6 +40,7 @@ import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ._cpp import has_directives, preprocess
+from ._source import Budget
 from ._lexer import ALIAS, CHAR, EOF, IDENT, INT, PRAGMA, REAL, STRING, Positions, describe, scan
 from ._model import (ALL_TYPES, INTEGER_TYPES, TYPES, MofAliasRef, MofClass, MofDocument, MofEnumeration,
                      MofEnumValue, MofInstance, MofMethod, MofPragma, MofProperty, MofQualifierDecl, MofStructure)
@@ -895,6 +896,8 @@ def parse_document(text: str, path: Optional[str] = None, loader: Optional[Loade
     if path is not None:
         doc.files.append(os.path.abspath(path))
     mode = _cpp_mode(cpp, text)
+    if loader is not None and not isinstance(loader, Budget):
+        loader = Budget(loader)   # one budget for all the files this parse includes
     origins: Optional[List[Tuple[str, int]]] = None
     if mode is not None:
         text, origins, files, warnings = preprocess(text, path, mode, loader or _no_loader, include_dirs, defines)

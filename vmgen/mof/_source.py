@@ -7,8 +7,11 @@ Windows tools), since a MOF file that is not UTF-8 is most likely that.
 from __future__ import annotations
 
 import codecs
+import errno
+import os
+import stat
 import warnings
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from ..errors import MofError
 
@@ -52,10 +55,37 @@ def decode_mof(data: bytes, shown: str = "<MOF>") -> Tuple[str, List[str]]:
     return text, [f"{shown}: not UTF-8 (invalid at byte {first_bad}); read as Windows-1252"]
 
 
+MAX_FILE = 64 << 20   # bytes read of one MOF file (the CLI's cap on its input, docs/mof.md)
+
+
 def read_mof_file(path: str) -> Tuple[str, List[str]]:
-    with open(path, "rb") as f:
-        data = f.read()
+    """(text, warnings) of a regular file of at most MAX_FILE bytes. A FIFO, device or folder is refused
+    (OSError), not read: opening a FIFO waits for a writer, /dev/zero never ends."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)   # non-blocking: a FIFO opens at once and is refused below
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file")
+        data = f.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise OSError(errno.EFBIG, f"{path} is larger than {MAX_FILE >> 20} MiB, the most read of a MOF file")
     return decode_mof(data, path)
+
+
+class Budget:
+    """A loader that refuses to read more than ``limit`` characters in all (one parse: #pragma include and
+    #include of the same file again and again double the text per level)."""
+
+    def __init__(self, loader: Callable[[str], Tuple[str, List[str]]], limit: int = MAX_FILE) -> None:
+        self.loader, self.left, self.limit = loader, limit, limit
+
+    def __call__(self, path: str) -> Tuple[str, List[str]]:
+        text, warnings = self.loader(path)
+        self.left -= len(text)
+        if self.left < 0:
+            raise OSError(errno.EFBIG, f"included files grow the text past {self.limit >> 20} MiB "
+                                       f"(the same file included again and again?)")
+        return text, warnings
 
 
 def warn(messages: List[str]) -> None:
