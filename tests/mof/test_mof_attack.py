@@ -188,3 +188,20 @@ def test_resolve_is_linear_in_a_deep_chain() -> None:
     run(200)
     small, large = run(1000), run(4000)
     assert large / max(small, 1e-3) < 9, (small, large)   # quadratic gives 16 (was 19.5 s at 4,000)
+
+
+# -- v3 names in the generated header -------------------------------------------------------------------
+
+def test_enumeration_macro_that_names_a_member_is_refused(tmp_path: Path) -> None:
+    text = "enumeration E : uint8 { Value = 1 }; class A { [WmiDataId(1)] E e; [WmiDataId(2)] uint8 E_Value; };"
+    with pytest.raises(MofError, match="E_Value"):   # the header had '#define E_Value 1u' then 'UINT8 E_Value;'
+        mof.layout(mof.parse_document(text).classes[0])
+    ok = mof.layout(mof.parse_document(text.replace("uint8 E_Value", "uint8 Other")).classes[0])
+    assert "#define E_Value 1u" in ok.c_header()   # negative control
+    with pytest.raises(MofError, match="E_Value"):   # the include guard too
+        ok.c_header("E_Value")
+    src = tmp_path / "a.mof"
+    src.write_text(text.replace("uint8 E_Value", "uint8 Other"))
+    r = subprocess.run([sys.executable, "-m", "vmgen", "mof2h", str(src), "--guard", "E_Value"], cwd=str(ROOT),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "E_Value" in r.stderr and "Traceback" not in r.stderr, r.stderr
