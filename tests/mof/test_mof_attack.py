@@ -96,6 +96,9 @@ def test_exponential_includes_are_bounded(tmp_path: Path) -> None:
     assert "MofError:" in out and "past" in out, out
     out = _child("mof.parse_file('p0.mof')", tmp_path)
     assert "MofError:" in out and "past" in out, out
+    (tmp_path / "f40.h").write_text("\n")   # tiny files: the text stays small, the number of reads does not
+    out = _child("mof.parse_file('f0.h', cpp=True)", tmp_path, timeout=60)
+    assert "MofError:" in out and "more than 4096 files" in out, out
 
 
 def test_includes_of_things_that_are_not_regular_files(tmp_path: Path) -> None:

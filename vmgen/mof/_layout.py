@@ -94,7 +94,7 @@ def parse_file(path: str, *, cpp: Any = False, include_dirs: Sequence[str] = (),
                defines: Optional[Mapping[str, str]] = None) -> MofDocument:
     """parse_document() of a MOF file, decoded as mofcomp files come (see vmgen.mof._source): BOM-marked
     UTF-8/UTF-16, UTF-16 without a BOM, UTF-8, else Windows-1252 with a UnicodeWarning."""
-    text, warnings = read_mof_file(path)
+    text, warnings = read_mof_file(path, regular_only=False)
     doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
                           defines=dict(defines) if defines else None)
     doc.warnings[:0] = warnings
@@ -111,7 +111,7 @@ def parse_files(paths: Sequence[str], *, cpp: Any = False, include_dirs: Sequenc
         raise TypeError("parse_files() takes a list of paths (parse_file() takes one)")
     docs = []
     for path in paths:
-        text, warnings = read_mof_file(path)
+        text, warnings = read_mof_file(path, regular_only=False)
         doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
                               defines=dict(defines) if defines else None)
         doc.warnings[:0] = warnings
