@@ -86,6 +86,14 @@ def test_exponential_macros_are_bounded(tmp_path: Path) -> None:
     assert "MofError:" in out and "preprocessed text grows past" in out, out
 
 
+def test_empty_macros_deep_down_are_bounded() -> None:
+    """No output to cap: 100,000 empty macros at depth 190 per line (19 M steps), line after line."""
+    text = ("#define E\n" + "".join(f"#define M{i} M{i + 1}\n" for i in range(190)) + "#define M190 " + "E " * 100000
+            + "\n" + "".join(f"M{i}\n" for i in range(190)))
+    with pytest.raises(MofError, match="steps"):
+        mof.parse_document(text, cpp=True)
+
+
 def test_exponential_includes_are_bounded(tmp_path: Path) -> None:
     for i in range(40):
         (tmp_path / f"f{i}.h").write_text(f'#include "f{i + 1}.h"\n#include "f{i + 1}.h"\nclass C{i} {{ uint8 x; }};\n')

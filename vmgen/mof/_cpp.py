@@ -33,6 +33,7 @@ Origin = Tuple[str, int]
 _MAX_INCLUDE_DEPTH = 64
 _MAX_EXPANSION = 1 << 20   # characters one line may grow to by macro expansion
 _MAX_MACRO_DEPTH = 200     # macros expanding to macros (Python recursion; cpp has no limit)
+_MAX_WORK = 1 << 26        # tokens macro expansion may look at in one run (empty macros give no output to cap)
 _MAX_OUTPUT = 64 << 20     # characters of preprocessed text, includes and expansions together (the CLI's cap)
 _MAX_LINE_NUMBER = (1 << 31) - 1   # the largest linemarker number cpp accepts
 CPP_TIMEOUT = 120.0        # seconds the system cpp may run
@@ -245,6 +246,7 @@ class Preprocessor:
         self.warnings: List[str] = []
         self.main = _MAIN
         self.size = 0
+        self.work = 0
         self.memo: Dict[str, str] = {}
         self.memo_size = 0
 
@@ -256,9 +258,14 @@ class Preprocessor:
             raise _Error(f"macros nested more than {_MAX_MACRO_DEPTH} deep (a macro expanding to a macro ...)")
         parts: List[str] = []
         changed = False
+        self.work += len(disabled) + 1
         for m in _TEXT.finditer(text):
             tok = m.group(0)
+            self.work += 1
             if tok in self.macros and tok not in disabled:
+                if self.work > _MAX_WORK:
+                    raise _Error(f"macro expansion takes more than {_MAX_WORK} steps (macros expanding to many "
+                                 "macros)")
                 parts.append(self.expand(self.macros[tok], disabled | {tok}, depth + 1))
                 changed = True
             else:
