@@ -216,3 +216,20 @@ def test_enumeration_macro_that_names_a_member_is_refused(tmp_path: Path) -> Non
     r = subprocess.run([sys.executable, "-m", "vmgen", "mof2h", str(src), "--guard", "E_Value"], cwd=str(ROOT),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "E_Value" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_comment_a_directive_opens_hides_the_lines_after_it() -> None:
+    text = ("#define X 1 /* a comment that goes on\nclass A { uint8 x; };\n  */ class B { uint8 y; };\n"
+            "#if 0 /* x\n*/\nclass C { uint8 z; };\n#endif\n")
+    assert [c.name for c in mof.parse_document(text, cpp=True).classes] == ["B"]   # was: A, then an error at */
+
+
+def test_nul_bytes_in_file_and_folder_names(tmp_path: Path) -> None:
+    (tmp_path / "p.mof").write_text('#pragma include("a\\x0000b.mof")\n')
+    with pytest.raises(MofError, match="pragma include"):   # was ValueError: embedded null byte
+        mof.parse_file(str(tmp_path / "p.mof"))
+    for cpp in (True, "system"):
+        with pytest.raises(ValueError, match="include_dirs"):
+            mof.parse_document("class A { uint8 x; };", cpp=cpp, include_dirs=["a\0b"])
+    with pytest.raises(TypeError, match="include_dirs"):   # a string was searched letter by letter
+        mof.parse_document("#include <x.h>\n", cpp=True, include_dirs=str(tmp_path))

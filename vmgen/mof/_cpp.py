@@ -343,9 +343,18 @@ class Preprocessor:
         stack: List[Tuple[bool, bool, bool, Origin]] = []  # (active, taken, seen_else, where #if was)
         active = True
         in_comment = False
+        hidden = False         # in a comment a directive line opened: the output has no /* for it
         for line, number in _logical_lines(text, splice=builtin):
             origin = (shown, number + line_base)
             stripped = line.lstrip(" \t")
+            if hidden:
+                end = line.find("*/")
+                if end < 0:
+                    self.emit("", origin)
+                    continue
+                line = " " * (end + 2) + line[end + 2:]   # columns stay those of the file
+                hidden = in_comment = False
+                stripped = line.lstrip(" \t")
             if in_comment or not stripped.startswith("#"):
                 try:
                     line, in_comment = self.expand_text(line, in_comment, builtin and active)
@@ -363,7 +372,7 @@ class Preprocessor:
                     if active:
                         if marker.group(2) is not None:
                             name = marker.group(2).replace("\\\\", "\\")
-                            shown = path if name in ("<stdin>", "-") else name
+                            shown = path if name in ("<stdin>", "-", "") else name
                         digits = marker.group(1)
                         if len(digits) > 10 or int(digits) > _MAX_LINE_NUMBER:
                             raise _Error(f"line number {digits[:20]} out of range (at most {_MAX_LINE_NUMBER})")
@@ -382,6 +391,8 @@ class Preprocessor:
                                  "#include (\"file\"): ask for the preprocessor: parse_file(path, cpp=True), "
                                  "vmgen mof2h --cpp)")
                 rest = _strip_comments(rest)
+                # a /* the directive leaves open comments out the lines after it, as in cpp
+                hidden = in_comment = self.expand_text(line, False, False)[1]
                 if word in ("if", "ifdef", "ifndef"):
                     if not active:
                         stack.append((active, True, False, origin))
@@ -493,6 +504,12 @@ def preprocess(text: str, path: Optional[str], mode: str, loader: Loader, includ
                defines: Optional[Dict[str, str]] = None) -> Tuple[str, List[Origin], List[str], List[str]]:
     """(text, origin of every line, files included, warnings); see the module docstring for ``mode``."""
     check_defines(defines)
+    if isinstance(include_dirs, (str, bytes)):
+        raise TypeError("include_dirs is a list of folders, not one string")
+    include_dirs = list(include_dirs)
+    for d in include_dirs:
+        if not isinstance(d, str) or "\0" in d:
+            raise ValueError(f"include_dirs: {d!r} is not a folder name")
     if mode == "system":
         text = run_system_cpp(text, path, include_dirs, defines)
         mode = "lines"
@@ -507,8 +524,8 @@ def check_defines(defines: Optional[Dict[str, str]]) -> None:
     for name, value in (defines or {}).items():
         if not (isinstance(name, str) and _NAME.fullmatch(name)):
             raise ValueError(f"defines: macro name {name!r} is not a C identifier")
-        if not isinstance(value, str) or "\n" in value or "\r" in value:
-            raise ValueError(f"defines: the value of {name} must be a string without line breaks, not {value!r}")
+        if not isinstance(value, str) or "\n" in value or "\r" in value or "\0" in value:
+            raise ValueError(f"defines: the value of {name} must be a string without line breaks or NULs, not {value!r}")
 
 
 def run_system_cpp(text: str, path: Optional[str], include_dirs: Iterable[str],

@@ -240,7 +240,7 @@ class _Parser:
         self.pragmas[low] = values[0] if len(values) == 1 else (tuple(values) if values else True)
 
     def include(self, name_i: int, values: List[Any]) -> None:
-        if len(values) != 1 or not isinstance(values[0], str) or not values[0]:
+        if len(values) != 1 or not isinstance(values[0], str) or not values[0] or "\0" in values[0]:
             raise self.error(name_i, '#pragma include takes one file name: #pragma include("file.mof")')
         if self.path is None or self.loader is None:
             raise self.error(name_i, f"#pragma include({values[0]!r}) needs the including file's path: "
