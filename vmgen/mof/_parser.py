@@ -362,6 +362,7 @@ class _Parser:
             base = self.lookup_type(self.vals[si])
             if not isinstance(base, MofStructure):
                 raise self.error(si, f"structure {name}: {self.vals[si]!r} is not a structure declared before it")
+            _derive(self, si, "structure", st, base)
             st.superstructure, st.base = base.name, base
         self.expect_punct("{", f"to open the body of structure {name}")
         names: Set[str] = set()
@@ -402,6 +403,7 @@ class _Parser:
             if not isinstance(base, MofEnumeration):
                 raise self.error(bi, f"enumeration {name}: base {base_text!r} is neither an integer type "
                                      f"({', '.join(INTEGER_TYPES)}), string, nor an enumeration declared before it")
+            _derive(self, bi, "enumeration", en, base)
             en.base_type, en.superenumeration = base.base_type, base.name
             en.values = list(base.values)
         seen = {v.name.lower() for v in en.values}
@@ -884,6 +886,17 @@ def _cpp_mode(cpp: Any, text: str) -> Optional[str]:
     if cpp == "system":
         return "system"
     raise ValueError(f"cpp must be False, True, 'builtin' or 'system', not {cpp!r}")
+
+
+def _derive(parser: "_Parser", at: int, what: str, obj: Any, base: Any) -> None:
+    """At most _MAX_DEPTH levels of structures/enumerations derived from one another (each level copies the
+    values, or recurses over the members, of all the levels above it). The depth rides on the object, so
+    declarations spread over included files count too."""
+    depth = getattr(base, "_derivation_depth", 0) + 1
+    if depth > _MAX_DEPTH:
+        raise parser.error(at, f"{what} {obj.name} derives from {base.name}: more than {_MAX_DEPTH} levels of "
+                               f"{what}s derived from one another")
+    object.__setattr__(obj, "_derivation_depth", depth)
 
 
 def _no_loader(path: str) -> Tuple[str, List[str]]:
