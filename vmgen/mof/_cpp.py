@@ -549,9 +549,10 @@ def run_system_cpp(text: str, path: Optional[str], include_dirs: Iterable[str],
         raise MofError(f"{path or '<MOF>'}: the C preprocessor ran longer than {CPP_TIMEOUT:g} s or wrote more "
                        f"than {_MAX_OUTPUT >> 20} MiB (an #include of a device, or a macro blow-up?); stopped")
     if code != 0:
-        errors = [ln for ln in err.decode("utf-8", "replace").splitlines() if "error" in ln]
+        lines = [ln.strip() for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln]   # one line: the CLI prints an error per line
         raise MofError(f"{path or '<MOF>'}: the C preprocessor failed: " + ("; ".join(errors[:3]) or
-                       err.decode("utf-8", "replace")[:300] or f"exit status {code}"))
+                       "; ".join(lines)[:300] or f"exit status {code}"))
     return out.decode("utf-8", "replace")
 
 
