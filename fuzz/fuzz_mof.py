@@ -36,7 +36,10 @@ CORPUS = ([SEED_MOF, OWN_MOF, V3, SUBSET] + [t for t, *_ in ERRORS] + [t for t, 
           + [t for t, *_ in CPP_ERRORS] + [t for t, *_ in LAYOUT_REFUSALS])
 # MOF v3 and preprocessor atoms besides the test suite's
 ATOMS = _ATOMS + ["structure", "enumeration", "value of", ".", "Color.", "\\\n", "#define T uint8\n", "#if 1\n",
-                  "#else\n", "#endif\n", "#include \"x\"\n", "# 3 \"f.mof\"\n", "#line 9\n", "T", "defined(T)"]
+                  "#else\n", "#endif\n", "#include \"x\"\n", "# 3 \"f.mof\"\n", "#line 9\n", "T", "defined(T)",
+                  # issue 19 attack: cpp integer semantics, deep nesting, overrides, enum macros
+                  "#if 0xFFFFFFFFFFFFFFFF + 1 == 0\n", "#if -1 < 0u\n", "(((", "!!!", "#define T T T\n",
+                  "[Override(\"x\")]", " : ", "_Value", "#if 1 / 0\n"]
 STATS = {"inputs": 0, "parse_errors": 0, "parsed": 0, "classes": 0, "laid_out": 0, "layout_errors": 0}
 
 

@@ -63,6 +63,8 @@ _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _LOWER_DIGIT = _LOWER | frozenset("0123456789")
 _C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_C_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_C_NOISE = re.compile(r'/\*.*?\*/|"(?:[^"\\\n]|\\.)*"', re.S)   # comments and strings of a header
 
 
 def parse(text: str) -> List[MofClass]:
@@ -91,7 +93,7 @@ def parse_file(path: str, *, cpp: Any = False, include_dirs: Sequence[str] = (),
                defines: Optional[Mapping[str, str]] = None) -> MofDocument:
     """parse_document() of a MOF file, decoded as mofcomp files come (see vmgen.mof._source): BOM-marked
     UTF-8/UTF-16, UTF-16 without a BOM, UTF-8, else Windows-1252 with a UnicodeWarning."""
-    text, warnings = read_mof_file(path)
+    text, warnings = read_mof_file(path, regular_only=False)
     doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
                           defines=dict(defines) if defines else None)
     doc.warnings[:0] = warnings
@@ -108,7 +110,7 @@ def parse_files(paths: Sequence[str], *, cpp: Any = False, include_dirs: Sequenc
         raise TypeError("parse_files() takes a list of paths (parse_file() takes one)")
     docs = []
     for path in paths:
-        text, warnings = read_mof_file(path)
+        text, warnings = read_mof_file(path, regular_only=False)
         doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
                               defines=dict(defines) if defines else None)
         doc.warnings[:0] = warnings
@@ -422,6 +424,11 @@ class MofLayout(CompiledLayout):
         header = super().c_header(guard)
         if not self.enum_defines:
             return header
+        used = set(_C_WORD.findall(_C_NOISE.sub(" ", header)))
+        for name, _, _ in self.enum_defines:   # a macro would rewrite a member, type or guard of that name
+            if name in used:
+                raise MofError(f"the enumeration value macro {name} has the name of an identifier the header "
+                               f"already uses (a member, a struct or the include guard): rename one of them")
         lines = []
         for name, value, comment in self.enum_defines:
             if comment:
@@ -540,6 +547,8 @@ def layout(mof_class: MofClass, *, c_types: Optional[Mapping[str, str]] = None,
     result = MofLayout(struct, tuple(fields), view_name=struct_name, version=_version(mof_class),
                        helpers=tuple(helpers), enum_defines=_enum_defines(mof_class, enums))
     result.field_specs()  # every accessor resolves now, not at first use
+    if result.enum_defines:
+        result.c_header()   # an enumeration macro that clashes with a member name is refused now
     return result
 
 

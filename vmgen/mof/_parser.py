@@ -40,6 +40,7 @@ import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ._cpp import has_directives, preprocess
+from ._source import Budget
 from ._lexer import ALIAS, CHAR, EOF, IDENT, INT, PRAGMA, REAL, STRING, Positions, describe, scan
 from ._model import (ALL_TYPES, INTEGER_TYPES, TYPES, MofAliasRef, MofClass, MofDocument, MofEnumeration,
                      MofEnumValue, MofInstance, MofMethod, MofPragma, MofProperty, MofQualifierDecl, MofStructure)
@@ -239,7 +240,7 @@ class _Parser:
         self.pragmas[low] = values[0] if len(values) == 1 else (tuple(values) if values else True)
 
     def include(self, name_i: int, values: List[Any]) -> None:
-        if len(values) != 1 or not isinstance(values[0], str) or not values[0]:
+        if len(values) != 1 or not isinstance(values[0], str) or not values[0] or "\0" in values[0]:
             raise self.error(name_i, '#pragma include takes one file name: #pragma include("file.mof")')
         if self.path is None or self.loader is None:
             raise self.error(name_i, f"#pragma include({values[0]!r}) needs the including file's path: "
@@ -361,6 +362,7 @@ class _Parser:
             base = self.lookup_type(self.vals[si])
             if not isinstance(base, MofStructure):
                 raise self.error(si, f"structure {name}: {self.vals[si]!r} is not a structure declared before it")
+            _derive(self, si, "structure", st, base)
             st.superstructure, st.base = base.name, base
         self.expect_punct("{", f"to open the body of structure {name}")
         names: Set[str] = set()
@@ -401,6 +403,7 @@ class _Parser:
             if not isinstance(base, MofEnumeration):
                 raise self.error(bi, f"enumeration {name}: base {base_text!r} is neither an integer type "
                                      f"({', '.join(INTEGER_TYPES)}), string, nor an enumeration declared before it")
+            _derive(self, bi, "enumeration", en, base)
             en.base_type, en.superenumeration = base.base_type, base.name
             en.values = list(base.values)
         seen = {v.name.lower() for v in en.values}
@@ -885,6 +888,17 @@ def _cpp_mode(cpp: Any, text: str) -> Optional[str]:
     raise ValueError(f"cpp must be False, True, 'builtin' or 'system', not {cpp!r}")
 
 
+def _derive(parser: "_Parser", at: int, what: str, obj: Any, base: Any) -> None:
+    """At most _MAX_DEPTH levels of structures/enumerations derived from one another (each level copies the
+    values, or recurses over the members, of all the levels above it). The depth rides on the object, so
+    declarations spread over included files count too."""
+    depth = getattr(base, "_derivation_depth", 0) + 1
+    if depth > _MAX_DEPTH:
+        raise parser.error(at, f"{what} {obj.name} derives from {base.name}: more than {_MAX_DEPTH} levels of "
+                               f"{what}s derived from one another")
+    object.__setattr__(obj, "_derivation_depth", depth)
+
+
 def _no_loader(path: str) -> Tuple[str, List[str]]:
     raise OSError(2, "no file loader (parse_document without a path)")
 
@@ -895,6 +909,8 @@ def parse_document(text: str, path: Optional[str] = None, loader: Optional[Loade
     if path is not None:
         doc.files.append(os.path.abspath(path))
     mode = _cpp_mode(cpp, text)
+    if loader is not None and not isinstance(loader, Budget):
+        loader = Budget(loader)   # one budget for all the files this parse includes
     origins: Optional[List[Tuple[str, int]]] = None
     if mode is not None:
         text, origins, files, warnings = preprocess(text, path, mode, loader or _no_loader, include_dirs, defines)

@@ -115,29 +115,62 @@ def resolve(source: Union[MofDocument, Sequence[MofClass]], name: str,
     restricted = _restricted_names(qualifier_decls)
     props: List[MofProperty] = []
     methods: List[MofMethod] = []
+    prop_index: Dict[str, int] = {}
+    method_index: Dict[str, int] = {}
     class_quals: Quals = ({}, {})
     for c in _chain(by_name, cls, files):
         last = c is cls
         class_quals = _merge(class_quals, c.qualifiers, c.flavors)
         if not last:
             class_quals = _inherited(class_quals[0], class_quals[1], restricted)
-        _overlay(props, c.properties, c.name, restricted, last)
-        _overlay(methods, c.methods, c.name, restricted, last)
+        _overlay(props, prop_index, c, c.properties, restricted, last)
+        _overlay(methods, method_index, c, c.methods, restricted, last)
     return dataclasses.replace(cls, qualifiers=class_quals[0], flavors=class_quals[1], properties=props,
                                methods=methods, resolved=True)
 
 
-def _overlay(items: List[Any], own: Sequence[Any], origin: str, restricted: frozenset, last: bool) -> None:
-    """Put class ``origin``'s properties (or methods) over the inherited ones in ``items``."""
-    index = {x.name.lower(): i for i, x in enumerate(items)}
+def _type_of(x: Any) -> Tuple[str, bool]:
+    """(type, is_array) of a property, or a method's return type (a REF's class may narrow: not compared)."""
+    if isinstance(x, MofProperty):
+        return x.type, x.is_array
+    return x.return_type, x.return_is_array
+
+
+def _override_target(p: Any) -> Optional[str]:
+    """The name an Override qualifier gives (``[Override("x")]``), or None."""
+    for k, v in p.qualifiers.items():
+        if k.lower() == "override" and isinstance(v, str):
+            return v
+    return None
+
+
+def _overlay(items: List[Any], index: Dict[str, int], cls: MofClass, own: Sequence[Any], restricted: frozenset,
+             last: bool) -> None:
+    """Put class ``cls``'s properties (or methods) over the inherited ones in ``items`` (``index``: name ->
+    position). Each item is filtered to what subclasses inherit when it is placed (filtering is idempotent),
+    so a chain of n classes costs O(its properties), not O(n * properties)."""
     for p in own:
         i = index.get(p.name.lower())
+        what = "property" if isinstance(p, MofProperty) else "method"
+        target = _override_target(p)
+        if target is not None and target.lower() not in index:
+            raise MofError(f"{what} {p.name} of class {cls.name} has Override({target!r}), but no superclass of "
+                           f"{cls.name} has a {what} {target}", p.line, p.column)
         if i is None:
             quals: Quals = (dict(p.qualifiers), dict(p.flavors))
         else:
-            quals = _merge((items[i].qualifiers, items[i].flavors), p.qualifiers, p.flavors)
+            old = items[i]
+            if _type_of(old) != _type_of(p):
+                shown = lambda x: _type_of(x)[0] + ("[]" if _type_of(x)[1] else "")  # noqa: E731
+                raise MofError(f"{what} {p.name} of class {cls.name} overrides the {shown(old)} {what} of class "
+                               f"{getattr(old, 'class_origin', None) or 'its superclass'} with another type "
+                               f"({shown(p)}); an override keeps the type (an array stays an array)",
+                               p.line, p.column)
+            quals = _merge((old.qualifiers, old.flavors), p.qualifiers, p.flavors)
+        if not last:   # what the next class down inherits: only the qualifiers that propagate
+            quals = _inherited(quals[0], quals[1], restricted)
         # class_origin: the class that introduced the property (an override keeps it, as CIM-XML and pywbem)
-        extra = ({"class_origin": items[i].class_origin if i is not None else origin}
+        extra = ({"class_origin": items[i].class_origin if i is not None else cls.name}
                  if isinstance(p, MofProperty) else {})
         item = dataclasses.replace(p, qualifiers=quals[0], flavors=quals[1], **extra)
         if i is None:
@@ -145,11 +178,6 @@ def _overlay(items: List[Any], own: Sequence[Any], origin: str, restricted: froz
             items.append(item)
         else:
             items[i] = item
-    if not last:   # what the next class down inherits: only the qualifiers that propagate
-        for i, x in enumerate(items):
-            q, f = _inherited(x.qualifiers, x.flavors, restricted)
-            if len(q) != len(x.qualifiers):
-                items[i] = dataclasses.replace(x, qualifiers=q, flavors=f)
 
 
 def merge_documents(docs: Sequence[MofDocument]) -> MofDocument:
