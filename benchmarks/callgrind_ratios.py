@@ -114,7 +114,8 @@ def build_for(python: str, src: Path, work: Path) -> Path:
     out = work / f"py{info['VERSION']}"
     shutil.copytree(src / "vmgen", out / "vmgen", ignore=shutil.ignore_patterns("*.c", "*.pyx", "*.pxd", "*.pxi"))
     cc = os.environ.get("CC", "gcc")
-    flags = ["-shared", "-fPIC", "-O2", "-std=c11", "-w", "-I" + info["INCLUDEPY"]]
+    # as setup.py builds them: the interpreter's -DNDEBUG -fwrapv (no assert() in CPython's inline headers), -O2
+    flags = ["-shared", "-fPIC", "-DNDEBUG", "-fwrapv", "-O2", "-std=c11", "-w", "-I" + info["INCLUDEPY"]]
     for mod, sources, inc in (("switch/_fields", ["vmgen/switch/_fields.c"], "csrc/switch"),
                               ("counter/_core", ["vmgen/counter/_core.c", "csrc/counter/vg_counter_linux.c"],
                                "csrc/counter")):

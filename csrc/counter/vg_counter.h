@@ -167,6 +167,9 @@ void vg_unlisten(vg_counter *c, int fd);
 static inline unsigned vg_fork_generation(void) { return 0; }
 static inline int vg_adopt(vg_counter *c, vg_error *err) { (void)c; (void)err; return VG_OK; }
 #else
+#if defined(__GNUC__)
+__attribute__((visibility("hidden")))   /* one load, not a GOT load and a load: changed() reads it every call */
+#endif
 extern unsigned vg_fork_gen_;
 static inline unsigned vg_fork_generation(void) { return __atomic_load_n(&vg_fork_gen_, __ATOMIC_RELAXED); }
 int vg_adopt(vg_counter *c, vg_error *err);

@@ -8,6 +8,10 @@
 #define VG_VIEW_H
 
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vg_fields.h"
 
 #ifndef Py_TPFLAGS_IMMUTABLETYPE   /* CPython < 3.10: no such flag, types stay mutable */
 #define Py_TPFLAGS_IMMUTABLETYPE 0
@@ -53,42 +57,194 @@ static inline void vg_buffer_release(Py_buffer *b)
     PyErr_Restore(et, ev, tb);
 }
 
+/* ---- the slots of the exact view types (make_view_type) -------------------------------------------------
+ *
+ * The common cases run here without entering Cython code: wrapping an exact bytearray with ViewType(buf),
+ * freeing a view, and reading or writing a plain integer field by name. Everything else (keyword arguments,
+ * offsets, other exporters, errors and their messages, subclasses) goes to _fields.pyx through the *_slow
+ * function pointers it sets at import, so the checks live in one place.
+ *
+ * The structs below mirror _fields.pyx's View and _Layout field for field; _fields.pyx compares every
+ * offset at import and refuses to load if one differs. */
+
+typedef struct {          /* one plain (unconditional) integer field; name NULL = an empty slot */
+    PyObject *name;       /* the Field's interned name (the layout owns it): compared by identity */
+    Py_ssize_t offset;
+    int kind;             /* VG_KIND(size, signed): one jump-table dispatch when loading */
+    int size;
+    int is_signed;
+    uint64_t umax;
+} vg_fast_int;
+
+/* 0-3: unsigned 1, 2, 4, 8 bytes; 4-7: signed. */
+#define VG_KIND(size, is_signed) (((is_signed) ? 4 : 0) | ((size) == 1 ? 0 : (size) == 2 ? 1 : (size) == 4 ? 2 : 3))
+
+typedef struct {          /* _fields.pyx: cdef class View */
+    PyObject_HEAD
+    Py_buffer buf;
+    char *ptr;
+    Py_ssize_t avail;
+    Py_ssize_t offset;
+    int readonly;
+    int untracked;        /* known never GC-tracked (allocated here and not tracked since): dealloc skips the check */
+    PyObject *lay;        /* the _Layout, owned; NULL until bound */
+} vg_view_object;
+
+typedef struct {          /* _fields.pyx: cdef class _Layout */
+    PyObject_HEAD
+    Py_ssize_t size;
+    PyObject *fields;
+    PyObject *name;
+    PyObject *layout;
+    PyObject *owner;      /* the exact view type whose slots use `fast` (borrowed: it owns this layout) */
+    vg_fast_int *fast;    /* the plain integer fields, each in its own slot: vg_name_slot(name, fmul, fshift) */
+    uint64_t fmul;        /* chosen by _fields.pyx so that no two of this layout's names share a slot */
+    int fshift;           /* 64 - log2(table size) */
+} vg_layout_object;
+
+/* A name's slot: multiplicative hashing of the pointer (not the string, so no read through a name of any
+ * type). The layout's fields were placed collision-free, so one compare decides hit or miss. */
+static inline size_t vg_name_slot(PyObject *name, uint64_t mul, int shift)
+{
+    return (size_t)((((uint64_t)(uintptr_t)name >> 4) * mul) >> shift);
+}
+
+/* One-entry cache type -> layout (strong references, set by _fields.pyx's _layout_of). */
+static PyObject *vg_last_type = NULL;
+static PyObject *vg_last_lay = NULL;
+
+/* Set by _fields.pyx at import: the full (checked, slower) paths. */
+static PyObject *(*vg_view_new_slow)(PyObject *cls, PyObject **args, size_t nargsf, PyObject *kwnames);
+static int (*vg_view_set_slow)(PyObject *view, vg_fast_int *f, PyObject *value);
+
 /* A small free list of view objects (all exact view types share one size): wrapping in a loop then costs
- * no allocation. Entries are untracked GC objects whose type reference has been dropped. */
+ * no allocation. Entries are untracked GC objects whose type reference has been dropped. None in a
+ * free-threaded build (it would need a lock). */
+#ifdef Py_GIL_DISABLED
+#define VG_FREELIST_MAX 0
+#else
 #define VG_FREELIST_MAX 16
-static PyObject *vg_freelist[VG_FREELIST_MAX];
+#endif
+static PyObject *vg_freelist[VG_FREELIST_MAX > 0 ? VG_FREELIST_MAX : 1];
 static int vg_freelist_n = 0;
 
+/* A new, untracked, uninitialised (except for the object header) instance of exact view type tp. */
+static inline PyObject *vg_view_new_raw(PyTypeObject *tp)
+{
+    if (vg_freelist_n > 0)
+        return PyObject_Init(vg_freelist[--vg_freelist_n], tp);   /* type, its reference, refcount 1 */
+    return (PyObject *)PyObject_GC_New(PyObject, tp);           /* untracked; tracked later only if needed */
+}
+
+/* vg_view_new_raw with every view field zeroed (for _fields.pyx's slow path). */
 static inline PyObject *vg_view_alloc(PyTypeObject *tp)
 {
-    PyObject *o;
-    if (vg_freelist_n > 0) {
-        o = vg_freelist[--vg_freelist_n];
-        PyObject_Init(o, tp);   /* type, a reference to it (heap type), refcount 1 */
-    } else {
-        o = (PyObject *)_PyObject_GC_New(tp);   /* untracked; tracked later only if its exporter is GC */
-        if (o == NULL)
-            return NULL;
+    PyObject *o = vg_view_new_raw(tp);
+    if (o != NULL) {
+        memset((char *)o + sizeof(PyObject), 0, (size_t)tp->tp_basicsize - sizeof(PyObject));
+        ((vg_view_object *)o)->untracked = 1;
     }
-    memset((char *)o + sizeof(PyObject), 0, (size_t)tp->tp_basicsize - sizeof(PyObject));
     return o;
 }
 
-/* The end of a view's dealloc, once its buffer is released: keep the memory or free it, drop the type. */
-static inline void vg_view_free(PyObject *o, Py_ssize_t pooled_size)
+static void vg_view_dealloc(PyObject *o);
+
+/* tp_vectorcall: ViewType(bytearray) for the type last wrapped, else the slow path. */
+static PyObject *vg_view_vectorcall(PyObject *cls, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
+    if (cls == vg_last_type && kwnames == NULL && PyVectorcall_NARGS(nargsf) == 1) {
+        PyObject *buf = args[0];
+        vg_layout_object *lay = (vg_layout_object *)vg_last_lay;
+        if (PyByteArray_CheckExact(buf) && PyByteArray_GET_SIZE(buf) >= lay->size
+                && ((PyTypeObject *)cls)->tp_dealloc == vg_view_dealloc) {
+            vg_view_object *v = (vg_view_object *)vg_view_new_raw((PyTypeObject *)cls);
+            if (v == NULL)
+                return NULL;
+            vg_bytearray_export(buf, &v->buf);   /* the bounds check above came first: nothing to undo */
+            v->ptr = (char *)v->buf.buf;
+            v->avail = v->buf.len;
+            v->offset = 0;
+            v->readonly = 0;
+            v->untracked = 1;
+            Py_INCREF(lay);
+            v->lay = (PyObject *)lay;
+            return (PyObject *)v;
+        }
+    }
+    return vg_view_new_slow(cls, (PyObject **)args, nargsf, kwnames);
+}
+
+/* tp_dealloc: release the buffer (inline for a bytearray), keep the memory in the free list. */
+static void vg_view_dealloc(PyObject *o)
+{
+    vg_view_object *v = (vg_view_object *)o;
     PyTypeObject *tp = Py_TYPE(o);
-    if (tp->tp_basicsize == pooled_size && tp->tp_free == PyObject_GC_Del && vg_freelist_n < VG_FREELIST_MAX)
+    PyObject *lay = v->lay;
+    if (!v->untracked && PyObject_GC_IsTracked(o))   /* before anything that may run the collector */
+        PyObject_GC_UnTrack(o);
+    if (lay != NULL) {
+        v->lay = NULL;
+        v->ptr = NULL;
+        vg_buffer_release(&v->buf);
+        Py_DECREF(lay);
+    }
+    if (VG_FREELIST_MAX > 0 && vg_freelist_n < VG_FREELIST_MAX && tp->tp_free == PyObject_GC_Del)
         vg_freelist[vg_freelist_n++] = o;
     else
         tp->tp_free(o);
     Py_DECREF(tp);   /* instances of heap types own a reference to their type */
 }
 
-static inline void vg_untrack(PyObject *o)
+/* The plain integer field `name` of v, if v is bound, of its layout's exact type, and has one. */
+static inline vg_fast_int *vg_fast_find(vg_view_object *v, PyObject *name)
 {
-    if (PyObject_GC_IsTracked(o))
-        PyObject_GC_UnTrack(o);
+    vg_layout_object *lay = (vg_layout_object *)v->lay;
+    if (lay == NULL || (PyObject *)Py_TYPE(v) != lay->owner)
+        return NULL;
+    vg_fast_int *f = &lay->fast[vg_name_slot(name, lay->fmul, lay->fshift)];
+    return f->name == name ? f : NULL;
+}
+
+/* tp_getattro: a plain integer field is loaded and boxed here; any other name takes the generic lookup
+ * (the descriptors, methods, AttributeError). */
+static PyObject *vg_view_getattro(PyObject *o, PyObject *name)
+{
+    vg_view_object *v = (vg_view_object *)o;
+    vg_fast_int *f = vg_fast_find(v, name);
+    if (f != NULL) {
+        const char *p = v->ptr + f->offset;
+        switch (f->kind) {
+        case 0: return PyLong_FromUnsignedLong((unsigned long)vg_load_u(p, 1));
+        case 1: return PyLong_FromUnsignedLong((unsigned long)vg_load_u(p, 2));
+        case 2: return PyLong_FromUnsignedLong((unsigned long)vg_load_u(p, 4));
+        case 3: return PyLong_FromUnsignedLongLong((unsigned long long)vg_load_u(p, 8));
+        case 4: return PyLong_FromLong((long)vg_load_s(p, 1));
+        case 5: return PyLong_FromLong((long)vg_load_s(p, 2));
+        case 6: return PyLong_FromLongLong((long long)vg_load_s(p, 4));
+        default: return PyLong_FromLongLong((long long)vg_load_s(p, 8));
+        }
+    }
+    return PyObject_GenericGetAttr(o, name);
+}
+
+/* tp_setattro: an in-range int into a plain unsigned field of a writable view is stored here; read-only
+ * views, signed fields, other types and out-of-range values take vg_view_set_slow (its checks and
+ * messages); other names and deletion the generic path. */
+static int vg_view_setattro(PyObject *o, PyObject *name, PyObject *value)
+{
+    vg_view_object *v = (vg_view_object *)o;
+    vg_fast_int *f = value != NULL ? vg_fast_find(v, name) : NULL;
+    if (f == NULL)
+        return PyObject_GenericSetAttr(o, name, value);
+    if (!v->readonly && !f->is_signed && PyLong_CheckExact(value)) {
+        unsigned long long u = PyLong_AsUnsignedLongLong(value);
+        if (u <= f->umax && (u != (unsigned long long)-1 || !PyErr_Occurred())) {
+            vg_store_u(v->ptr + f->offset, f->size, (uint64_t)u);
+            return 0;
+        }
+        PyErr_Clear();   /* negative or too large: the slow path raises the OverflowError */
+    }
+    return vg_view_set_slow(o, f, value);
 }
 
 #endif /* VG_VIEW_H */

@@ -1,4 +1,5 @@
 # Cython declarations of csrc/vg_counter.h, the platform-neutral generation-counter interface.
+from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t, int64_t
 
 cdef extern from "vg_counter.h" nogil:
@@ -75,8 +76,13 @@ cdef class CounterBase:
     cdef int _busy            # calls in flight without the GIL, plus asyncio watchers holding the fds
     cdef bint _closed
     cdef void *_interrupt
-    cdef unsigned _fork_gen   # vg_fork_generation() when this process last adopted the C state
-    cdef str _source_name     # vg_source(), kept for after close
+    # vg_fork_generation() when this process last adopted the C state, or VG_GEN_CLOSED (no generation is)
+    # while _hot is NULL: so vg_hot_call.h's changed() checks both with one compare
+    cdef uint64_t _fork_gen
+    # The int token() last returned (owned) and its value: changed(that object) skips the int's conversion
+    cdef PyObject *_tok_obj
+    cdef uint64_t _tok_val
+    cdef str _source_name     # vg_source(), kept for after close  (after the fields vg_hot_call.h mirrors)
     cdef int _enter(self) except -1
     cdef void _leave(self)
     cdef int _adopt(self) except -1

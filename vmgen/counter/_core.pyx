@@ -7,6 +7,7 @@ Linux and Windows. vmgen/counter/__init__.py builds the public API on top of Cou
 cimport cython
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint64_t, int64_t
 
 from vmgen.errors import CounterClosed, DeviceNotFound, LayoutError, NotSupported, VmgenError
@@ -98,12 +99,14 @@ cdef class CounterBase:
         if rc != VG_OK:
             raise _exception(&err)
         self._c = c
-        self._fork_gen = vg_fork_generation()
         self._hot = vg_hot_word(c)
+        self._fork_gen = vg_fork_generation() if self._hot != NULL else VG_GEN_CLOSED
         self._source_name = vg_source(c).decode("ascii")
         self._interrupt = vg_interrupt_handle()
 
     def __dealloc__(self):
+        Py_XDECREF(self._tok_obj)
+        self._tok_obj = NULL
         if self._c != NULL:
             vg_close(self._c)
             vg_free(self._c)
@@ -131,7 +134,8 @@ cdef class CounterBase:
             rc = vg_adopt(self._c, &err)
         if rc != VG_OK:
             raise _exception(&err)
-        self._fork_gen = vg_fork_generation()
+        if self._hot != NULL:
+            self._fork_gen = vg_fork_generation()
         return 0
 
     cdef void _refresh_hot(self):
@@ -156,18 +160,9 @@ cdef class CounterBase:
         self._busy = 0
 
     # ---- the hot path: one atomic load and a compare, no system call ----
-    # binding=False: plain METH_O / METH_NOARGS method descriptors, which CPython 3.11+ specialises at the
-    # call site (a cyfunction is called through the generic path).
-
-    @cython.binding(False)
-    @cython.always_allow_keywords(False)
-    def changed(self, uint64_t token):
-        """True if the generation has changed since token() returned `token`."""
-        if self._hot == NULL:
-            raise CounterClosed("the counter is closed")
-        if vg_fork_generation() != self._fork_gen:   # one load: changes only in a forked child
-            self._adopt()
-        return vg_hot_load(self._hot) != token
+    # changed() is C (csrc/counter/vg_hot_call.h, installed below as CounterBase.changed); _changed_slow
+    # is what it does not handle. binding=False: plain METH_O / METH_NOARGS method descriptors, which
+    # CPython 3.11+ specialises at the call site (a cyfunction is called through the generic path).
 
     @cython.binding(False)
     def token(self):
@@ -179,7 +174,13 @@ cdef class CounterBase:
         cdef uint64_t t = vg_hot_load(self._hot)
         if t == VG_HOT_BROKEN:   # the file is gone (vg_counter.h): a token changed() never matches
             t ^= 1
-        return t
+        cdef object tok = t
+        cdef PyObject *old = self._tok_obj
+        Py_INCREF(tok)           # remembered for changed()'s identity check (ints are immutable)
+        self._tok_obj = <PyObject *>tok
+        self._tok_val = t
+        Py_XDECREF(old)
+        return tok
 
     # ---- exact reads and waits ----
 
@@ -321,6 +322,7 @@ cdef class CounterBase:
         if self._closed:
             return
         self._closed = True
+        self._fork_gen = VG_GEN_CLOSED
         self._hot = NULL
         if self._c != NULL:
             vg_close(self._c)
@@ -329,8 +331,16 @@ cdef class CounterBase:
                 self._c = NULL
 
 
-# Asynchronous event-driven waits (Windows backend, issue 6): AsyncOp, async_start.
-include "_core_async.pxi"
+cdef object _changed_slow(object self, object token):
+    """changed() in full (vg_changed takes the common case): the token's conversion and its errors, a closed
+    counter, the first call in a forked child."""
+    cdef uint64_t t = token   # TypeError / OverflowError for anything but an int in [0, 2**64)
+    cdef CounterBase c = <CounterBase>self
+    if c._hot == NULL:
+        raise CounterClosed("the counter is closed")
+    if vg_fork_generation() != c._fork_gen:   # one load: changes only in a forked child
+        c._adopt()
+    return vg_hot_load(c._hot) != t
 
 
 cdef extern from "Python.h":
@@ -338,7 +348,39 @@ cdef extern from "Python.h":
         PyMethodDef *d_method
     ctypedef struct PyMethodDef:
         pass
+    ctypedef struct PyTypeObject_d "PyTypeObject":
+        PyObject *tp_dict
     object PyDescr_NewMethod(type cls, PyMethodDef *meth)
+    void PyType_Modified(type)
+
+
+cdef extern from "vg_hot_call.h":
+    uint64_t VG_GEN_CLOSED
+    PyMethodDef *VG_CHANGED_DEF "(&vg_changed_def)"
+    object (*vg_changed_slow)(object, object)
+    # vg_counter_object mirrors CounterBase's struct: compared at import
+    Py_ssize_t VG_OFF_HOT "offsetof(vg_counter_object, hot)"
+    Py_ssize_t VG_OFF_FORK_GEN "offsetof(vg_counter_object, fork_gen)"
+    Py_ssize_t CY_OFF_HOT "offsetof(struct __pyx_obj_5vmgen_7counter_5_core_CounterBase, _hot)"
+    Py_ssize_t CY_OFF_FORK_GEN "offsetof(struct __pyx_obj_5vmgen_7counter_5_core_CounterBase, _fork_gen)"
+    Py_ssize_t VG_OFF_TOK_OBJ "offsetof(vg_counter_object, tok_obj)"
+    Py_ssize_t VG_OFF_TOK_VAL "offsetof(vg_counter_object, tok_val)"
+    Py_ssize_t CY_OFF_TOK_OBJ "offsetof(struct __pyx_obj_5vmgen_7counter_5_core_CounterBase, _tok_obj)"
+    Py_ssize_t CY_OFF_TOK_VAL "offsetof(struct __pyx_obj_5vmgen_7counter_5_core_CounterBase, _tok_val)"
+
+
+if (VG_OFF_HOT != CY_OFF_HOT or VG_OFF_FORK_GEN != CY_OFF_FORK_GEN or VG_OFF_TOK_OBJ != CY_OFF_TOK_OBJ
+        or VG_OFF_TOK_VAL != CY_OFF_TOK_VAL):
+    raise ImportError("vmgen.counter._core: vg_hot_call.h's vg_counter_object differs from CounterBase")
+vg_changed_slow = _changed_slow
+# A static type takes no setattr: its dict is written directly, then its method cache is told.
+(<dict>(<PyTypeObject_d *><PyObject *>CounterBase).tp_dict)["changed"] = PyDescr_NewMethod(CounterBase,
+                                                                                          VG_CHANGED_DEF)
+PyType_Modified(CounterBase)
+
+
+# Asynchronous event-driven waits (Windows backend, issue 6): AsyncOp, async_start.
+include "_core_async.pxi"
 
 
 def bind_hot_methods(type cls):

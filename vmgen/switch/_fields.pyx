@@ -36,14 +36,43 @@ cdef extern from "vg_fields.h":
     object vg_decode_wchars(const char *p, Py_ssize_t nbytes)
 
 cdef extern from "vg_view.h":
+    ctypedef struct vg_fast_int:
+        PyObject *name
+        Py_ssize_t offset
+        int kind
+        int size
+        int is_signed
+        uint64_t umax
+    int VG_KIND(int size, bint is_signed)
     PyObject *vg_buf_obj(Py_buffer *b)
     bint vg_is_bytearray(object o)
     void vg_bytearray_export(object o, Py_buffer *b)
     void vg_buffer_release(Py_buffer *b)
     PyObject *vg_view_alloc(PyTypeObject *tp)
-    void vg_view_free(PyObject *o, Py_ssize_t pooled_size)
-    void vg_untrack(PyObject *o)
+    size_t vg_name_slot(PyObject *name, uint64_t mul, int shift)
+    PyObject *vg_last_type
+    PyObject *vg_last_lay
+    object (*vg_view_new_slow)(object, PyObject **, size_t, PyObject *)
+    int (*vg_view_set_slow)(PyObject *, vg_fast_int *, PyObject *) except -1
+    PyObject *vg_view_vectorcall(PyObject *, PyObject **, size_t, PyObject *)
+    void vg_view_dealloc(PyObject *)
+    PyObject *vg_view_getattro(PyObject *, PyObject *)
+    int vg_view_setattro(PyObject *, PyObject *, PyObject *)
     unsigned long Py_TPFLAGS_IMMUTABLETYPE
+    # the C mirrors of View and _Layout (vg_view.h): compared with Cython's layout at import
+    Py_ssize_t VG_OFF_VIEW_BUF "offsetof(vg_view_object, buf)"
+    Py_ssize_t VG_OFF_VIEW_PTR "offsetof(vg_view_object, ptr)"
+    Py_ssize_t VG_OFF_VIEW_AVAIL "offsetof(vg_view_object, avail)"
+    Py_ssize_t VG_OFF_VIEW_OFFSET "offsetof(vg_view_object, offset)"
+    Py_ssize_t VG_OFF_VIEW_READONLY "offsetof(vg_view_object, readonly)"
+    Py_ssize_t VG_OFF_VIEW_UNTRACKED "offsetof(vg_view_object, untracked)"
+    Py_ssize_t VG_OFF_VIEW_LAY "offsetof(vg_view_object, lay)"
+    Py_ssize_t VG_SIZEOF_VIEW "sizeof(vg_view_object)"
+    Py_ssize_t VG_OFF_LAY_SIZE "offsetof(vg_layout_object, size)"
+    Py_ssize_t VG_OFF_LAY_OWNER "offsetof(vg_layout_object, owner)"
+    Py_ssize_t VG_OFF_LAY_FAST "offsetof(vg_layout_object, fast)"
+    Py_ssize_t VG_OFF_LAY_FMUL "offsetof(vg_layout_object, fmul)"
+    Py_ssize_t VG_OFF_LAY_FSHIFT "offsetof(vg_layout_object, fshift)"
 
 cdef extern from "Python.h":
     ctypedef object (*vectorcallfunc)(object, PyObject **, size_t, PyObject *)
@@ -55,6 +84,7 @@ cdef extern from "Python.h":
     ctypedef int (*setattrofunc)(PyObject *, PyObject *, PyObject *)
     ctypedef struct PyTypeObject_vc "PyTypeObject":
         Py_ssize_t tp_basicsize
+        const char *tp_name
         Py_ssize_t tp_dictoffset
         Py_ssize_t tp_weaklistoffset
         destructor tp_dealloc
@@ -145,22 +175,16 @@ cdef int _store_int(char *p, int size, bint signed, object value, str name) exce
 
 
 # --- per-type compiled layout --------------------------------------------------------------------------
-cdef struct _FastInt:  # a plain (unconditional) integer field, for the view type's own attribute lookup
-    PyObject *name     # borrowed from its Field (the layout holds the fields); interned
-    Py_ssize_t offset
-    int size
-    bint signed
-    uint64_t umax
-
-
 cdef class _Layout:
+    # Field order and types: vg_view.h's vg_layout_object mirrors them (checked at import).
     cdef readonly Py_ssize_t size
     cdef readonly tuple fields
     cdef readonly str name
     cdef readonly object layout
     cdef PyObject *owner  # the exact view type whose slots use `fast` (it owns this layout: borrowed)
-    cdef _FastInt *fast
-    cdef Py_ssize_t nfast
+    cdef vg_fast_int *fast  # the plain integer fields by name (vg_fast_find); names borrowed from the Fields
+    cdef uint64_t fmul
+    cdef int fshift
 
     def __init__(self, str name, Py_ssize_t size, tuple fields, object layout):
         self.name = name
@@ -172,16 +196,22 @@ cdef class _Layout:
         free(self.fast)
 
 
-cdef object _last_cls = None  # one-entry cache: a strong reference, so the address cannot be reused
-cdef _Layout _last_lay = None
-
-
 cdef inline _Layout _layout_of(type cls):
-    global _last_cls, _last_lay
-    if cls is _last_cls:
-        return _last_lay
+    # One-entry cache (vg_view.h's vg_last_type/vg_last_lay, which its vectorcall reads too): strong
+    # references, so the type's address cannot be reused while cached.
+    global vg_last_type, vg_last_lay
+    if <PyObject *>cls is vg_last_type:
+        return <_Layout>vg_last_lay
     cdef _Layout lay = _layout_lookup(cls)
-    _last_cls, _last_lay = cls, lay
+    cdef PyObject *old_type = vg_last_type
+    cdef PyObject *old_lay = vg_last_lay
+    Py_INCREF(cls)
+    Py_INCREF(lay)
+    vg_last_type = <PyObject *>cls
+    vg_last_lay = <PyObject *>lay
+    if old_type is not NULL:  # after the swap: these may free a type
+        Py_DECREF(<object>old_type)
+        Py_DECREF(<object>old_lay)
     return lay
 
 
@@ -246,8 +276,10 @@ cdef class View:
     cdef Py_ssize_t _avail
     cdef Py_ssize_t _offset
     cdef bint _readonly
+    cdef bint _untracked  # known never GC-tracked: the dealloc skips the tracking check
     # The compiled layout, an owned reference; NULL until bound. A raw pointer (and no cdef methods, so
-    # no vtable) keeps a view's memory plain: _view_vectorcall fills it without running tp_new.
+    # no vtable) keeps a view's memory plain: vg_view.h's vectorcall fills it without running tp_new.
+    # Field order and types: vg_view.h's vg_view_object mirrors them (checked at import).
     cdef PyObject *_lay
 
     def __init__(self, buf, Py_ssize_t offset=0):
@@ -341,6 +373,7 @@ cdef int _attach(View v, object buf, Py_ssize_t offset, _Layout lay) except -1:
     cdef PyObject *exporter = vg_buf_obj(&v._buf)
     if (PyType_IS_GC(Py_TYPE(<PyObject *>v)) and PyObject_IS_GC(exporter)
             and not PyMemoryView_Check(<object>exporter) and not PyObject_GC_IsTracked(v)):
+        v._untracked = False
         PyObject_GC_Track(<PyObject *>v)
     return 0
 
@@ -380,14 +413,9 @@ cdef tuple _EMPTY = ()
 cdef Py_ssize_t _VIEW_SIZE = (<PyTypeObject_vc *>View).tp_basicsize
 
 
-# The slots of the exact view types (make_view_type): allocation from a free list, an inline bytearray
-# export, a dealloc without error-state save/restore, per-type lookup of plain integer fields.
-
-cdef void _view_dealloc(View v) noexcept:
-    vg_untrack(<PyObject *>v)
-    _release(v)
-    vg_view_free(<PyObject *>v, _VIEW_SIZE)
-
+# The slots of the exact view types (make_view_type) are C (vg_view.h): allocation from a free list, an
+# inline bytearray export, a dealloc without error-state save/restore, per-type lookup of plain integer
+# fields. What they do not handle comes here.
 
 cdef int _view_traverse(View v, visitproc visit, void *arg) noexcept:
     cdef int r = visit(<PyObject *>Py_TYPE(<PyObject *>v), arg)  # a heap type's instances visit their type
@@ -396,8 +424,8 @@ cdef int _view_traverse(View v, visitproc visit, void *arg) noexcept:
     return r
 
 
-cdef object _view_vectorcall(object cls, PyObject **args, size_t nargsf, PyObject *kwnames):
-    """``ViewType(buf, offset=0)`` without type_call's tuple/dict packing: the cheap path for wrapping."""
+cdef object _view_new_slow(object cls, PyObject **args, size_t nargsf, PyObject *kwnames):
+    """``ViewType(buf, offset=0)`` in full: arguments by keyword, an offset, any exporter, the errors."""
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
     cdef Py_ssize_t offset = 0, i
     cdef PyObject *buf = NULL
@@ -420,9 +448,10 @@ cdef object _view_vectorcall(object cls, PyObject **args, size_t nargsf, PyObjec
                 raise TypeError(f"{(<type>cls).__name__}() got an unexpected keyword argument {key!r}")
         if buf is NULL:
             raise TypeError(f"{(<type>cls).__name__}() missing required argument 'buf'")
+    cdef _Layout lay = _layout_of(cls)
     cdef PyTypeObject_vc *tp = <PyTypeObject_vc *><PyObject *>cls
     cdef PyObject *o
-    if tp.tp_dealloc == <destructor>_view_dealloc:
+    if tp.tp_dealloc == <destructor>vg_view_dealloc:
         o = vg_view_alloc(<PyTypeObject *>tp)
     else:
         o = tp.tp_new(<PyTypeObject *>cls, <PyObject *>_EMPTY, NULL)
@@ -430,49 +459,47 @@ cdef object _view_vectorcall(object cls, PyObject **args, size_t nargsf, PyObjec
         raise MemoryError()
     cdef View v = <View>o  # the allocation is a new reference; Cython's cast takes another
     Py_DECREF(v)
-    _attach(v, <object>buf, offset, _layout_of(cls))
+    _attach(v, <object>buf, offset, lay)
     return v
 
 
-cdef object _view_getattro(View v, object name):
-    cdef _Layout lay
-    cdef _FastInt *f
-    cdef Py_ssize_t i
-    if v._lay is not NULL:
-        lay = <_Layout>v._lay
-        if <PyObject *>Py_TYPE(<PyObject *>v) is lay.owner:
-            for i in range(lay.nfast):
-                f = &lay.fast[i]
-                if f.name is <PyObject *>name:  # attribute names in code are interned, like the field names
-                    if f.signed:
-                        return vg_load_s(v._ptr + f.offset, f.size)
-                    if f.size <= 4:
-                        return <unsigned long>vg_load_u(v._ptr + f.offset, f.size)
-                    return vg_load_u(v._ptr + f.offset, f.size)
-    return PyObject_GenericGetAttr(v, name)
+cdef int _view_set_slow(PyObject *o, vg_fast_int *f, PyObject *value) except -1:
+    """A plain integer field's store that vg_view_setattro left: read-only, signed, not an int, out of range."""
+    cdef View v = <View>o
+    if v._readonly:
+        raise TypeError(f"cannot set {<object>f.name}: the underlying buffer is read-only")
+    return _store_int(v._ptr + f.offset, f.size, f.is_signed, <object>value, <str>f.name)
 
 
-cdef int _view_setattro(View v, object name, PyObject *value) except -1:
-    cdef _Layout lay
-    cdef _FastInt *f
-    cdef Py_ssize_t i
-    cdef uint64_t u
-    if v._lay is not NULL and value is not NULL:
-        lay = <_Layout>v._lay
-        if <PyObject *>Py_TYPE(<PyObject *>v) is lay.owner:
-            for i in range(lay.nfast):
-                f = &lay.fast[i]
-                if f.name is <PyObject *>name:
-                    if v._readonly:
-                        raise TypeError(f"cannot set {name}: the underlying buffer is read-only")
-                    if not f.signed and Py_IS_TYPE(value, &PyLong_Type):
-                        u = PyLong_AsUnsignedLongLong(<object>value)
-                        if u <= f.umax and (u != <uint64_t>-1 or PyErr_Occurred() is NULL):
-                            vg_store_u(v._ptr + f.offset, f.size, u)
-                            return 0
-                        PyErr_Clear()  # out of range or negative: _store_int raises the OverflowError
-                    return _store_int(v._ptr + f.offset, f.size, f.signed, <object>value, <str>name)
-    return _generic_setattr(<PyObject *>v, <PyObject *>name, value)  # value NULL: delete
+cdef int _check_mirrors() except -1:
+    """vg_view.h reads View and _Layout through C mirrors of their structs: refuse to load if one differs."""
+    cdef View v = View.__new__(View)
+    cdef _Layout lay = _Layout.__new__(_Layout)
+    cdef char *vp = <char *><PyObject *>v
+    cdef char *lp = <char *><PyObject *>lay
+    cdef list bad = [name for name, got, want in (
+        ("View._buf", <char *>&v._buf - vp, VG_OFF_VIEW_BUF),
+        ("View._ptr", <char *>&v._ptr - vp, VG_OFF_VIEW_PTR),
+        ("View._avail", <char *>&v._avail - vp, VG_OFF_VIEW_AVAIL),
+        ("View._offset", <char *>&v._offset - vp, VG_OFF_VIEW_OFFSET),
+        ("View._readonly", <char *>&v._readonly - vp, VG_OFF_VIEW_READONLY),
+        ("View._untracked", <char *>&v._untracked - vp, VG_OFF_VIEW_UNTRACKED),
+        ("View._lay", <char *>&v._lay - vp, VG_OFF_VIEW_LAY),
+        ("View size", _VIEW_SIZE, VG_SIZEOF_VIEW),
+        ("_Layout.size", <char *>&lay.size - lp, VG_OFF_LAY_SIZE),
+        ("_Layout.owner", <char *>&lay.owner - lp, VG_OFF_LAY_OWNER),
+        ("_Layout.fast", <char *>&lay.fast - lp, VG_OFF_LAY_FAST),
+        ("_Layout.fmul", <char *>&lay.fmul - lp, VG_OFF_LAY_FMUL),
+        ("_Layout.fshift", <char *>&lay.fshift - lp, VG_OFF_LAY_FSHIFT),
+    ) if got != want]
+    if bad:
+        raise ImportError(f"vmgen.switch._fields: vg_view.h's struct mirrors differ from the Cython classes: {bad}")
+    return 0
+
+
+_check_mirrors()
+vg_view_new_slow = _view_new_slow
+vg_view_set_slow = _view_set_slow
 
 
 # --- fields --------------------------------------------------------------------------------------------
@@ -769,7 +796,7 @@ cdef Field _make_field(tuple spec, _Layout lay):
         (<OffsetArrayField>f).signed = spec[8]
     else:
         raise ValueError(f"unknown field kind {kind}")
-    f.name = _intern(spec[1])  # so that `view.name` in code finds it by identity (_view_getattro)
+    f.name = _intern(spec[1])  # so that `view.name` in code finds it by identity (vg_view.h)
     f.lay = lay
     f.fixed_size = lay.size
     return f
@@ -791,15 +818,15 @@ def make_view_type(str name, object layout, tuple bases=(), dict namespace=None)
     for f in fields:
         (<Field>f).owner = cls
     cdef PyTypeObject_vc *t = <PyTypeObject_vc *><PyObject *>cls
-    t.tp_vectorcall = <vectorcallfunc>_view_vectorcall
+    t.tp_vectorcall = <vectorcallfunc>vg_view_vectorcall
     if t.tp_basicsize == _VIEW_SIZE and t.tp_dictoffset == 0 and t.tp_weaklistoffset == 0:
         # Plain view memory (bases with __slots__ = ()): our own slots. The type stays a GC type so a view
         # over a GC exporter can be tracked (_attach), but a view is never cleared: it cannot drop its buffer
         # while exports of it may exist; a cycle through it is broken at the exporter's side.
-        t.tp_dealloc = <destructor>_view_dealloc
+        t.tp_dealloc = <destructor>vg_view_dealloc
         t.tp_traverse = <traverseproc>_view_traverse
-        t.tp_getattro = <getattrofunc>_view_getattro
-        t.tp_setattro = <setattrofunc>_view_setattro
+        t.tp_getattro = <getattrofunc>vg_view_getattro
+        t.tp_setattro = <setattrofunc>vg_view_setattro
         lay.owner = <PyObject *>cls
         _fill_fast(lay)
     # Immutable, like a built-in type: CPython specialises calls to it (CALL_BUILTIN_CLASS), and no one can
@@ -809,18 +836,54 @@ def make_view_type(str name, object layout, tuple bases=(), dict namespace=None)
     return cls
 
 
+# Odd 64-bit multipliers for _fill_fast to try (the first is 2**64 / the golden ratio).
+cdef uint64_t[6] _MULS = [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+                          0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53]
+
+
 cdef int _fill_fast(_Layout lay) except -1:
+    """The layout's plain integer fields in a table where each has a slot of its own (vg_fast_find: one
+    compare). The smallest table and multiplier that place them all apart; a field that cannot be placed
+    (never seen in practice) is left to the generic lookup and its descriptor."""
     cdef list plain = [x for x in lay.fields if isinstance(x, IntField) and not (<IntField>x).cond_size]
-    lay.fast = <_FastInt *>malloc(max(1, len(plain)) * sizeof(_FastInt))
+    cdef int bits = 3, best_bits = 3, k, placed, best = -1
+    cdef uint64_t best_mul = _MULS[0]
+    cdef set used
+    while (1 << bits) < 4 * len(plain):
+        bits += 1
+    while bits <= 10 and best < len(plain):
+        for k in range(6):
+            used = {vg_name_slot(<PyObject *>(<IntField>f).name, _MULS[k], 64 - bits) for f in plain}
+            placed = len(used)
+            if placed > best:
+                best, best_bits, best_mul = placed, bits, _MULS[k]
+            if placed == len(plain):
+                break
+        bits += 1
+    cdef size_t n = <size_t>1 << best_bits, i
+    lay.fast = <vg_fast_int *>malloc(n * sizeof(vg_fast_int))
     if lay.fast is NULL:
         raise MemoryError()
+    memset(lay.fast, 0, n * sizeof(vg_fast_int))
+    lay.fmul = best_mul
+    lay.fshift = 64 - best_bits
     cdef IntField f
-    cdef Py_ssize_t i
-    for i, f in enumerate(plain):
+    for f in plain:
+        i = vg_name_slot(<PyObject *>f.name, lay.fmul, lay.fshift)
+        if lay.fast[i].name is not NULL:
+            continue  # a collision: this field keeps the generic path
         lay.fast[i].name = <PyObject *>f.name
         lay.fast[i].offset = f.offset
+        lay.fast[i].kind = VG_KIND(f.size, f.signed)
         lay.fast[i].size = f.size
-        lay.fast[i].signed = f.signed
+        lay.fast[i].is_signed = f.signed
         lay.fast[i].umax = f.umax
-    lay.nfast = len(plain)
     return 0
+
+
+def _fast_names(type cls):
+    """The fields of view type ``cls`` that its own attribute lookup serves (vg_view.h), for the tests."""
+    cdef _Layout lay = _layout_lookup(cls)
+    if lay.fast is NULL:
+        return frozenset()
+    return frozenset(<object>lay.fast[i].name for i in range(1 << (64 - lay.fshift)) if lay.fast[i].name is not NULL)
