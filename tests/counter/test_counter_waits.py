@@ -56,6 +56,39 @@ def test_ctrl_c_interrupts_a_blocking_wait(tmp_path, backend):
     assert out.strip() == "interrupted"
 
 
+@posix_only('pthread_sigmask and a process-directed SIGINT')
+@pytest.mark.parametrize("where", ["memory", "file"])
+def test_ctrl_c_that_misses_the_sleep_still_ends_the_wait(tmp_path, where):
+    """The race a user meets as 'Ctrl-C sometimes does nothing': SIGINT's handler runs (Python notes it) while the
+    main thread is already past its last look and asleep, so its sleep gets no EINTR. Made deterministic: the main
+    thread blocks SIGINT, so the kernel hands the signal to another thread. Failed before (TimeoutError after 6 s:
+    KeyboardInterrupt would have waited for the next change); now the main thread sees it within one 250 ms slice."""
+    path = None if where == "memory" else str(tmp_path / "sim")
+    p = _spawn(f"""
+        import os, signal, threading, time, vmgen
+        c = vmgen.open("simulated", path={path!r})
+        def other():   # not blocking SIGINT: the kernel delivers the process-directed signal here
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(8)
+        threading.Thread(target=other, daemon=True).start()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGINT}})
+        t0 = time.monotonic()
+        try:
+            c.wait(c.read(), timeout=6)
+            print("returned", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", round(time.monotonic() - t0, 1), flush=True)
+        except TimeoutError:
+            print("lost", flush=True)
+        """)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    word, *after = out.split()
+    assert word == "interrupted", out
+    assert float(after[0]) < 5, out   # well before the 6 s timeout (0.3 s + one slice when idle)
+
+
 @posix_only('SIGUSR1')
 def test_signal_handler_that_does_not_raise_keeps_waiting():
     p = _spawn("""

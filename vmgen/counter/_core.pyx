@@ -81,6 +81,25 @@ def now_ns():
     return vg_now_ns()
 
 
+cdef extern from "pythread.h":
+    unsigned long PyThread_get_thread_ident()
+
+import sys as _sys
+
+cdef bint _POSIX = _sys.platform != "win32"   # Windows: Ctrl-C sets an event the wait itself watches
+cdef int64_t _SIGNAL_SLICE_NS = 250 * 1000000
+cdef unsigned long _IMPORT_THREAD = PyThread_get_thread_ident()
+
+
+cdef bint _on_main_thread():
+    """True on the thread that runs Python's signal handlers (threading's record when it is loaded; else the
+    thread that imported vmgen, which is that thread unless a program imports vmgen from another one first)."""
+    t = _sys.modules.get("threading")
+    if t is not None:
+        return PyThread_get_thread_ident() == t.main_thread().ident
+    return PyThread_get_thread_ident() == _IMPORT_THREAD
+
+
 
 
 cdef class CounterBase:
@@ -213,14 +232,27 @@ cdef class CounterBase:
         seen.count_high = count_high
         # per call, with the GIL: on Windows the backend learns here which thread may take Ctrl-C
         cdef void *interrupt = vg_interrupt_handle()
+        cdef int64_t until
+        # POSIX: a signal that lands after Python last looked and before the sleep starts gives no EINTR, and
+        # its handler (Ctrl-C's KeyboardInterrupt) would wait for the next change. So the thread that runs
+        # signal handlers looks before each sleep and sleeps in slices of _SIGNAL_SLICE_NS.
+        cdef bint sliced = _POSIX and _on_main_thread()
         self._enter()
         try:
             while True:
+                until = deadline_ns
+                if sliced:
+                    PyErr_CheckSignals()
+                    until = vg_now_ns() + _SIGNAL_SLICE_NS
+                    if 0 <= deadline_ns < until:
+                        until = deadline_ns
                 with nogil:
-                    rc = vg_wait(self._c, &seen, &out, deadline_ns, interrupt, &err)
+                    rc = vg_wait(self._c, &seen, &out, until, interrupt, &err)
                 if rc == VG_INTERRUPTED:
                     PyErr_CheckSignals()     # raises KeyboardInterrupt (or what a handler raises)
                     continue                 # a handled signal: the deadline is absolute, wait on
+                if rc == VG_TIMEOUT and until != deadline_ns:
+                    continue                 # the end of a slice, not of the wait
                 break
         finally:
             self._leave()
