@@ -47,8 +47,8 @@ class _Record:
         return tuple([getattr(self, f) for f in self._fields])
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._values() == other._values()  # type: ignore[attr-defined]
+        if isinstance(other, _Record) and other.__class__ is self.__class__:
+            return self._values() == other._values()
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -333,8 +333,8 @@ class Layout:
         return tuple([getattr(self, f) for f in self._compared])
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._values() == other._values()  # type: ignore[attr-defined]
+        if isinstance(other, Layout) and other.__class__ is self.__class__:
+            return self._values() == other._values()
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # mutable and compared by value
