@@ -22,11 +22,13 @@ import timeit
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "mof"))
+_TESTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
+sys.path[:0] = [os.path.join(_TESTS, "mof"), _TESTS]
 
 import vmgen  # noqa: E402
 from vmgen import mof  # noqa: E402
 from test_mof import SEED_MOF  # noqa: E402
+from support.timing import best_cpu_seconds  # noqa: E402
 
 N = 100_000
 TARGET = 0.95
@@ -101,17 +103,6 @@ CORPUS_TOP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 PARSE_TARGET_MBPS = 1.0
 
 
-def _cpu_best(fn, rounds: int) -> float:
-    import time
-
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
-
-
 def measure_parse(rounds: int = 5) -> dict:
     """Parse throughput (MB/s of CPU time), 4x-text scaling, and pywbem's time / vmgen's on the same corpus."""
     doc = mof.parse_file(CORPUS_TOP)
@@ -119,11 +110,11 @@ def measure_parse(rounds: int = 5) -> dict:
     one = "\n".join(t for t in texts if "#pragma include" not in t)   # every file once, no includes
     size = len(one.encode("utf-8"))
     four = "\n".join(one.replace("class CIM_", f"class CIM{k}_") for k in range(4))   # 4x, distinct names
-    t1 = _cpu_best(lambda: mof.parse_document(one), rounds)
-    t4 = _cpu_best(lambda: mof.parse_document(four), max(2, rounds // 2))
+    t1 = best_cpu_seconds(lambda: mof.parse_document(one), rounds)
+    t4 = best_cpu_seconds(lambda: mof.parse_document(four), max(2, rounds // 2))
     out = {"bytes": size, "mb_per_s": size / 1e6 / t1, "scaling_4x": t4 / t1, "classes": len(doc.classes)}
     # the same text through vmgen's C preprocessor subset first (cpp=True: every line is scanned for macros)
-    tc = _cpu_best(lambda: mof.parse_document(one, cpp=True), max(2, rounds // 2))
+    tc = best_cpu_seconds(lambda: mof.parse_document(one, cpp=True), max(2, rounds // 2))
     out["cpp_mb_per_s"] = size / 1e6 / tc
     try:
         import pywbem
@@ -135,8 +126,8 @@ def measure_parse(rounds: int = 5) -> dict:
         pywbem.MOFCompiler(conn, search_paths=[os.path.dirname(CORPUS_TOP)], verbose=False,
                            log_func=lambda m: None).compile_file(CORPUS_TOP, "root/cimv2")
 
-    vmgen_file = _cpu_best(lambda: mof.parse_file(CORPUS_TOP), rounds)
-    out["pywbem_over_vmgen"] = _cpu_best(compile_with_pywbem, 2) / vmgen_file
+    vmgen_file = best_cpu_seconds(lambda: mof.parse_file(CORPUS_TOP), rounds)
+    out["pywbem_over_vmgen"] = best_cpu_seconds(compile_with_pywbem, 2) / vmgen_file
     return out
 
 

@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
 from vmgen import mof
 
+from support.timing import best_cpu_seconds as _best
+
 RATIO_LIMIT = 9.0
-
-
-def _best(fn: Callable[[], object], rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
 
 
 def _ratio(make: Callable[[int], Callable[[], object]], n: int) -> float:
