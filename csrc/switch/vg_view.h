@@ -180,7 +180,11 @@ static void vg_view_dealloc(PyObject *o)
     vg_view_object *v = (vg_view_object *)o;
     PyTypeObject *tp = Py_TYPE(o);
     PyObject *lay = v->lay;
-    if (!v->untracked && PyObject_GC_IsTracked(o))   /* before anything that may run the collector */
+    /* A subclass's instance comes here through subtype_dealloc, which re-tracks it first, and was laid out by
+     * its own type (a larger size, and on 3.11+ a managed __dict__ before the object): it is always checked
+     * and never kept, or an exact type would reuse memory allocated for another shape. */
+    int exact = tp->tp_dealloc == vg_view_dealloc;
+    if ((!exact || !v->untracked) && PyObject_GC_IsTracked(o))   /* before anything that may run the collector */
         PyObject_GC_UnTrack(o);
     if (lay != NULL) {
         v->lay = NULL;
@@ -188,7 +192,7 @@ static void vg_view_dealloc(PyObject *o)
         vg_buffer_release(&v->buf);
         Py_DECREF(lay);
     }
-    if (VG_FREELIST_MAX > 0 && vg_freelist_n < VG_FREELIST_MAX && tp->tp_free == PyObject_GC_Del)
+    if (VG_FREELIST_MAX > 0 && exact && vg_freelist_n < VG_FREELIST_MAX && tp->tp_free == PyObject_GC_Del)
         vg_freelist[vg_freelist_n++] = o;
     else
         tp->tp_free(o);

@@ -67,3 +67,33 @@ def test_a_view_still_pins_its_bytearray() -> None:
     del v
     b.append(0)
 
+
+
+def test_subclass_instances_never_enter_the_exact_types_free_list() -> None:
+    """A subclass's view (laid out by its own type: a larger size, a managed __dict__ before the object, re-tracked
+    by subtype_dealloc) must not be kept for reuse by an exact view type. Crashed the interpreter in the collector
+    before (Segmentation fault). In a child process: a crash here is a failed test, not a dead session."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import gc, vmgen
+        raw = {RAW!r}
+        class Mine(vmgen.NicSaveState):
+            pass
+        for _ in range(50):
+            subs = [Mine(bytearray(raw)) for _ in range(20)]
+            for s in subs:
+                s.note = 1
+            del subs   # s, the last one, stays alive into the next round
+            views = [vmgen.NicSaveState(bytearray(raw)) for _ in range(40)]
+            datas = [v.save_data for v in views]
+            del views
+            gc.collect()
+            del datas
+            gc.collect()
+        print("ok")
+        """)
+    r = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
