@@ -414,7 +414,7 @@ def _enum_defines(cls: MofClass, used: List[Tuple[MofProperty, MofEnumeration]])
 class MofLayout(CompiledLayout):
     """A CompiledLayout whose header also names the values of the integer enumerations it uses."""
 
-    _compared = CompiledLayout._compared + ("enum_defines",)
+    _fields = CompiledLayout._fields + ("enum_defines",)
 
     def __init__(self, *args: Any, enum_defines: Tuple[Tuple[str, str, str], ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 # builds every method with exec(), and imports inspect) was most of its import time (issue 16).
 
 
-class _Record:
-    """An immutable value: ``_fields`` in constructor order; equal to a record of the same class and values."""
+class _ByValue:
+    """Compared and shown by the attributes named in ``_fields`` (constructor order): equal to an object of the
+    same class with equal values; repr in constructor-call form."""
 
     __slots__ = ()
     _fields: Tuple[str, ...] = ()
@@ -47,16 +48,22 @@ class _Record:
         return tuple([getattr(self, f) for f in self._fields])
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, _Record) and other.__class__ is self.__class__:
+        if isinstance(other, _ByValue) and other.__class__ is self.__class__:
             return self._values() == other._values()
         return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._values())
 
     def __repr__(self) -> str:
         args = ", ".join([f"{f}={getattr(self, f)!r}" for f in self._fields])
         return f"{type(self).__qualname__}({args})"
+
+
+class _Record(_ByValue):
+    """An immutable value (hashable; copied and pickled through its constructor)."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"cannot assign to field {name!r} of an immutable {type(self).__name__}")
@@ -314,10 +321,10 @@ if TYPE_CHECKING:
     FieldSpec = Tuple[Any, ...]
 
 
-class Layout:
+class Layout(_ByValue):
     """A Struct plus the accessors a view exposes over it (mutable, compared by value, unhashable)."""
 
-    _compared = ("struct", "fields", "view_name", "version", "min_size", "helpers")
+    _fields = ("struct", "fields", "view_name", "version", "min_size", "helpers")
 
     def __init__(self, struct: Struct, fields: Tuple[Accessor, ...], view_name: str = "",
                  version: Optional[int] = None, min_size: int = 0, helpers: Tuple[Struct, ...] = ()) -> None:
@@ -329,19 +336,7 @@ class Layout:
         self.helpers = helpers  # extra structs the header defines (VARIABLE_LENGTH_STRING, ...)
         self._specs: Optional[Tuple[FieldSpec, ...]] = None
 
-    def _values(self) -> Tuple[Any, ...]:
-        return tuple([getattr(self, f) for f in self._compared])
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Layout) and other.__class__ is self.__class__:
-            return self._values() == other._values()
-        return NotImplemented
-
     __hash__ = None  # type: ignore[assignment]  # mutable and compared by value
-
-    def __repr__(self) -> str:
-        args = ", ".join([f"{f}={getattr(self, f)!r}" for f in self._compared])
-        return f"{type(self).__qualname__}({args})"
 
     @property
     def size(self) -> int:
