@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.timing import best_cpu_seconds
 from vmgen import mof
 from vmgen.errors import MofError
 
@@ -209,19 +210,15 @@ def test_resolve_refuses_override_of_nothing() -> None:
 
 
 def test_resolve_is_linear_in_a_deep_chain() -> None:
-    import time
-
-    def run(n: int) -> float:
+    def timed(n: int) -> float:
         text = "class C0 { uint8 p0; };\n" + "".join(
             f"class C{i} : C{i - 1} {{ [Key, Description(\"d\")] uint8 p{i}; }};\n" for i in range(1, n))
         doc = mof.parse_document(text)
-        t0 = time.process_time()
         cls = mof.resolve(doc, f"C{n - 1}")
-        elapsed = time.process_time() - t0
         assert len(cls.properties) == n and cls.properties[-1].class_origin == f"C{n - 1}"
-        return elapsed
-    run(200)
-    small, large = run(1000), run(4000)
+        # Best of several rounds: one cyclic-GC pass or a busy neighbour in a single round made CI see 40x.
+        return best_cpu_seconds(lambda: mof.resolve(doc, f"C{n - 1}"), rounds=5)
+    small, large = timed(1000), timed(4000)
     assert large / max(small, 1e-3) < 9, (small, large)   # quadratic gives 16 (was 19.5 s at 4,000)
 
 
