@@ -154,3 +154,44 @@ def test_dmtf_schema_resolves_as_dsp0004_and_pywbem_say() -> None:
         assert {m.name.lower() for m in r.methods} >= {n.lower() for n in theirs[name].methods}, name
         same += set(mine) == other
     assert same >= 100
+
+
+def test_v3_types_of_an_earlier_file_type_a_later_files_properties(tmp_path: Path) -> None:
+    """parse_files / mof2h compile files in order, as mofcomp does: a structure or enumeration declared in an
+    earlier file types a later file's property (before: it was read as an embedded object of class 'Pt')."""
+    (tmp_path / "types.mof").write_text("structure Pt { uint32 X; uint16 Y; };\n"
+                                        "enumeration Color : uint8 { Red = 1, Blue = 2 };\n")
+    (tmp_path / "policy.mof").write_text("[WMI] class Pol { [WmiDataId(1)] Pt Where; [WmiDataId(2)] Color C; };\n")
+    files = [str(tmp_path / "types.mof"), str(tmp_path / "policy.mof")]
+    doc = mof.parse_files(files)
+    where, color = doc.get_class("Pol").properties
+    assert (where.type, where.type_name, where.embedded_class) == ("structure", "Pt", None)
+    assert (color.type, color.type_name) == ("enumeration", "Color")
+    lay = mof.layout(doc.get_class("Pol"))
+    assert [(m.name, m.offset) for m in lay.struct.members][:1] == [("Where", 0)] and lay.struct.size == 12
+    r = subprocess.run([sys.executable, "-m", "vmgen", "mof2h", *files], capture_output=True, text=True,
+                       cwd=str(ROOT), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "#define Color_Blue 2u" in r.stdout and r.stderr == ""
+    # the order matters, as for mofcomp: a type used before any file declares it is an embedded object
+    with pytest.raises(MofError, match="embedded object"):
+        mof.layout(mof.parse_files(files[::-1]).get_class("Pol"))
+
+
+def test_v3_types_included_by_two_files_are_one_declaration(tmp_path: Path) -> None:
+    (tmp_path / "common.mof").write_text("structure Pt { uint32 X; };\n")
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.mof").write_text(f'#pragma include("common.mof")\n'
+                                              f"[WMI] class {name.upper()} {{ [WmiDataId(1)] Pt P; }};\n")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # the same declaration twice says nothing
+        doc = mof.parse_files([str(tmp_path / "a.mof"), str(tmp_path / "b.mof")])
+    assert [s.name for s in doc.structures] == ["Pt"] and not doc.warnings
+    # a different declaration in a later file replaces the earlier one, with a warning, as classes do
+    (tmp_path / "c.mof").write_text("structure Pt { uint32 X; uint32 Z; };\n"
+                                    "[WMI] class C { [WmiDataId(1)] Pt P; };\n")
+    with pytest.warns(UserWarning, match="structure Pt is declared again"):
+        doc = mof.parse_files([str(tmp_path / "a.mof"), str(tmp_path / "c.mof")])
+    assert [p.name for p in doc.structures[0].properties] == ["X", "Z"]
+    assert mof.layout(doc.get_class("C")).struct.size == 8 and mof.layout(doc.get_class("A")).struct.size == 4

@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .. import mof
 from ..errors import MofError
+from ..mof._layout import parse_in_order
 from ..mof._resolve import merge_documents
 from ..switch import layout as L
 from ._input import read_capped
@@ -107,15 +107,17 @@ def load_layout(path: Any, class_name: Optional[str] = None, c_type_items: Optio
     shown = ", ".join("<stdin>" if p == "-" else p for p in paths)
     docs = []
     try:
-        for p in paths:
-            text = read_mof(p)
-            shown = "<stdin>" if p == "-" else p
-            with warnings.catch_warnings(record=True) as caught:   # included files' encodings, #warning: a line each
-                warnings.simplefilter("always")
-                docs.append(mof.parse_document(text, path=None if p == "-" else p, cpp=cpp,
-                                               include_dirs=include_dirs, defines=parse_defines(list(defines))))
-            for w in caught:
-                print(f"vmgen: warning: {w.message}", file=sys.stderr)
+        def sources() -> Iterator[Tuple[str, Optional[str], List[str]]]:
+            nonlocal shown
+            for p in paths:
+                text = read_mof(p)
+                shown = "<stdin>" if p == "-" else p
+                yield text, None if p == "-" else p, []
+        for doc in parse_in_order(sources(), cpp=cpp, include_dirs=include_dirs,
+                                  defines=parse_defines(list(defines))):
+            for message in doc.warnings:   # included files' encodings, #warning: a line each
+                print(f"vmgen: warning: {message}", file=sys.stderr)
+            docs.append(doc)
         doc = docs[0] if len(docs) == 1 else merge_documents(docs)
         if len(docs) > 1:   # a class declared again in a later file
             printed = {m for d in docs for m in d.warnings}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..errors import MofError
 from ..switch import layout as L
@@ -102,19 +102,32 @@ def parse_file(path: str, *, cpp: Any = False, include_dirs: Sequence[str] = (),
 
 
 
+def parse_in_order(sources: Iterable[Tuple[str, Optional[str], List[str]]], *, cpp: Any = False,
+                   include_dirs: Sequence[str] = (), defines: Optional[Mapping[str, str]] = None,
+                   ) -> Iterator[MofDocument]:
+    """The document of each (text, path, decoding warnings), compiled in order as mofcomp compiles several
+    files: a later file sees the MOF v3 structures and enumerations of the earlier ones. Warnings stay in
+    each document's .warnings (the caller reports them)."""
+    earlier: Dict[str, Any] = {}
+    for text, path, warnings in sources:
+        doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
+                              defines=dict(defines) if defines else None, outer_types=dict(earlier))
+        doc.warnings[:0] = warnings
+        earlier.update((d.name.lower(), d) for d in [*doc.structures, *doc.enumerations])
+        yield doc
+
+
 def parse_files(paths: Sequence[str], *, cpp: Any = False, include_dirs: Sequence[str] = (),
                 defines: Optional[Mapping[str, str]] = None) -> MofDocument:
     """parse_file() of several files as one document (so a class may derive from a class of another file;
     see resolve()). A class declared again in a later file replaces the earlier one, with a warning."""
     if isinstance(paths, str):
         raise TypeError("parse_files() takes a list of paths (parse_file() takes one)")
-    docs = []
-    for path in paths:
-        text, warnings = read_mof_file(path, regular_only=False)
-        doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
-                              defines=dict(defines) if defines else None)
-        doc.warnings[:0] = warnings
-        docs.append(doc)
+    def sources() -> Iterator[Tuple[str, Optional[str], List[str]]]:
+        for path in paths:
+            text, warnings = read_mof_file(path, regular_only=False)
+            yield text, path, warnings
+    docs = list(parse_in_order(sources(), cpp=cpp, include_dirs=include_dirs, defines=defines))
     merged = merge_documents(docs)
     warn(merged.warnings)
     return merged

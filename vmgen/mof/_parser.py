@@ -101,7 +101,7 @@ Quals = Tuple[Dict[str, Any], Dict[str, Tuple[str, ...]]]
 class _Parser:
     def __init__(self, text: str, doc: MofDocument, path: Optional[str], loader: Optional[Loader],
                  pragmas: Dict[str, Any], depth: int, including: Tuple[str, ...],
-                 types: Optional[Dict[str, Any]] = None) -> None:
+                 types: Optional[Dict[str, Any]] = None, outer: Optional[Dict[str, Any]] = None) -> None:
         self.text = text
         self.pos = Positions(text if isinstance(text, str) else "")
         self.kinds, self.vals, self.starts, self.ends = scan(text, self.pos)
@@ -113,8 +113,9 @@ class _Parser:
         self.pragmas = pragmas
         self.depth = depth
         self.including = including
-        # MOF v3 type names in scope, innermost last: [top level (shared with included files), class, ...]
-        self.scopes: List[Dict[str, Any]] = [types if types is not None else {}]
+        # MOF v3 type names in scope, innermost last: [earlier files of parse_files (read only), top level
+        # (shared with included files), class, ...]
+        self.scopes: List[Dict[str, Any]] = [outer or {}, types if types is not None else {}]
 
     # -- token helpers --------------------------------------------------------------------------------
     def where(self, i: int) -> Tuple[int, int]:
@@ -259,7 +260,7 @@ class _Parser:
         self.doc.files.append(target)
         self.doc.warnings.extend(warnings)
         child = _Parser(text, self.doc, target, self.loader, self.pragmas, self.depth + 1,
-                        self.including + (target,), self.scopes[0])
+                        self.including + (target,), self.scopes[1], self.scopes[0])
         try:
             child.parse()
         except MofError as exc:
@@ -872,7 +873,16 @@ def _signature(c: MofClass) -> Tuple[Any, ...]:
             tuple((m.name, m.return_type, m.return_is_array, m.return_ref_class, m.return_embedded_class,
                    repr(m.qualifiers), m.flavors, tuple(_feature_signature(p) for p in m.parameters))
                   for m in c.methods),
-            repr(c.structures), repr(c.enumerations))
+            tuple(map(_type_signature, c.structures)), tuple(map(_type_signature, c.enumerations)))
+
+
+def _type_signature(d: Any) -> Tuple[Any, ...]:
+    """What a MOF v3 structure or enumeration declaration says, without where it says it."""
+    if isinstance(d, MofEnumeration):
+        return (d.name, d.base_type, d.superenumeration, repr(d.qualifiers), d.flavors,
+                tuple((v.name, repr(v.value), repr(v.qualifiers), v.flavors) for v in d.values))
+    return (d.name, d.superstructure, repr(d.qualifiers), d.flavors, tuple(map(_feature_signature, d.properties)),
+            tuple(map(_type_signature, d.structures)), tuple(map(_type_signature, d.enumerations)))
 
 
 _WHERE = re.compile(r"line [0-9]+, column [0-9]+: ")
@@ -904,7 +914,10 @@ def _no_loader(path: str) -> Tuple[str, List[str]]:
 
 
 def parse_document(text: str, path: Optional[str] = None, loader: Optional[Loader] = None, *, cpp: Any = False,
-                   include_dirs: Sequence[str] = (), defines: Optional[Dict[str, str]] = None) -> MofDocument:
+                   include_dirs: Sequence[str] = (), defines: Optional[Dict[str, str]] = None,
+                   outer_types: Optional[Dict[str, Any]] = None) -> MofDocument:
+    """outer_types: MOF v3 structures and enumerations of files compiled before this one (parse_files), by
+    lower-case name: visible here, and this file may declare its own of the same name."""
     doc = MofDocument()
     if path is not None:
         doc.files.append(os.path.abspath(path))
@@ -917,7 +930,8 @@ def parse_document(text: str, path: Optional[str] = None, loader: Optional[Loade
         doc.files += files
         doc.warnings += warnings
     try:
-        parser = _Parser(text, doc, path, loader, {}, 0, (os.path.abspath(path),) if path else ())
+        parser = _Parser(text, doc, path, loader, {}, 0, (os.path.abspath(path),) if path else (),
+                         outer=outer_types)
         parser.parse()
     except MofError as exc:
         if origins is None or getattr(exc, "included", False) or not 0 < exc.line <= len(origins):

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..errors import MofError
-from ._parser import _signature
+from ._parser import _signature, _type_signature
 from ._model import MofClass, MofDocument, MofMethod, MofProperty, MofQualifierDecl
 
 # DSP0004 qualifiers whose declaration is Restricted (CIM 2.32 qualifiers.mof), used when the MOF read has
@@ -199,9 +199,26 @@ def merge_documents(docs: Sequence[MofDocument]) -> MofDocument:
         out.pragmas += doc.pragmas
         out.files += [f for f in doc.files if f not in out.files]
         out.warnings += doc.warnings
-        out.structures += doc.structures
-        out.enumerations += doc.enumerations
+        _merge_types(out.structures, doc.structures, out.warnings)
+        _merge_types(out.enumerations, doc.enumerations, out.warnings)
     return out
+
+
+def _merge_types(out: List[Any], later: Sequence[Any], warnings: List[str]) -> None:
+    """A MOF v3 structure or enumeration declared again in a later file replaces the earlier one (two files
+    that each #pragma include one common file declare its types twice): a warning only when they differ."""
+    where = {d.name.lower(): i for i, d in enumerate(out)}
+    for d in later:
+        i = where.get(d.name.lower())
+        if i is None:
+            where[d.name.lower()] = len(out)
+            out.append(d)
+            continue
+        if _type_signature(d) != _type_signature(out[i]):
+            kind = "structure" if hasattr(d, "superstructure") else "enumeration"
+            warnings.append(f"{d.path or '<MOF>'}: line {d.line}: {kind} {d.name} is declared again (first in "
+                            f"{out[i].path}): the later declaration replaces it")
+        out[i] = d
 
 
 def resolved_or_none(doc: MofDocument, cls: MofClass) -> Optional[MofClass]:
