@@ -5,14 +5,15 @@
 Both views read the same 592-byte buffer: the built-in ``vmgen.FeatureSettings`` and the view
 ``vmgen.mof.layout(<seed 001 MOF>, c_types={"IntValue16": "UINT32"}).view_type``. Groups: a field read,
 a field write, ``to_dict()``, each timed as a loop of N operations. ``test_ratios`` measures the same
-three operations interleaved (best of several rounds) and asserts the issue's target: generated speed /
-built-in speed >= 0.95 (they share the field engine, so ~1.0 is expected).
+three operations interleaved (best of several rounds) against the issue's target: generated speed /
+built-in speed >= 0.95 (they share the field engine, so ~1.0 is expected). Targets fail a full run and are
+printed in quick mode (VMGEN_BENCH_QUICK=1, see conftest.py).
 
 Parsing (issue 19): ``measure_parse()`` parses the DMTF CIM Core+Event corpus (212 files through
 ``#pragma include``) and reports MB/s of CPU time (best of several rounds; CPU time, because wall time on
 a shared machine measures the neighbours), pywbem's MOF compiler on the same files where installed
 (time ratio), the time of 4x the text against 1x (linear: about 4), and MB/s with ``cpp=True`` (vmgen's
-C preprocessor subset first). ``test_parse_throughput`` asserts >= 1 MB/s and a 4x/1x ratio < 6.
+C preprocessor subset first). ``test_parse_throughput``'s target: >= 1 MB/s and a 4x/1x ratio < 6.
 """
 from __future__ import annotations
 
@@ -88,14 +89,14 @@ def measure_ratios(rounds: int = 15) -> dict:
     return {op: best[op, "builtin"] / best[op, "generated"] for op in OPS}
 
 
-def test_ratios():
+def test_ratios(target):
     for attempt in range(3):  # a noisy machine gets two more tries; a real slowdown fails all three
         ratios = measure_ratios()
         print("\ngenerated vs FeatureSettings (builtin time / generated time): "
               + ", ".join(f"{op} {r:.3f}" for op, r in ratios.items()))
         if min(ratios.values()) >= TARGET:
             break
-    assert min(ratios.values()) >= TARGET, ratios
+    target(min(ratios.values()) >= TARGET, f"generated/built-in speed >= {TARGET}: {ratios}")
 
 
 CORPUS_TOP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "mof", "corpus",
@@ -131,7 +132,7 @@ def measure_parse(rounds: int = 5) -> dict:
     return out
 
 
-def test_parse_throughput():
+def test_parse_throughput(target):
     for attempt in range(3):
         m = measure_parse()
         print(f"\nMOF parse: {m['bytes']} bytes of DMTF CIM MOF at {m['mb_per_s']:.2f} MB/s (CPU), 4x text "
@@ -139,7 +140,7 @@ def test_parse_throughput():
               + (f", pywbem {m['pywbem_over_vmgen']:.1f}x vmgen's time" if "pywbem_over_vmgen" in m else ""))
         if m["mb_per_s"] >= PARSE_TARGET_MBPS and m["scaling_4x"] < 6:
             break
-    assert m["mb_per_s"] >= PARSE_TARGET_MBPS and m["scaling_4x"] < 6, m
+    target(m["mb_per_s"] >= PARSE_TARGET_MBPS and m["scaling_4x"] < 6, f">= {PARSE_TARGET_MBPS} MB/s, 4x/1x < 6: {m}")
 
 
 if __name__ == "__main__":

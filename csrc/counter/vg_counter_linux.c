@@ -442,6 +442,19 @@ static int poll_sleep(vg_counter *c, int fd, int64_t max_ns, int64_t deadline, i
     return VG_OK;
 }
 
+/* One look at the page: VG_OK with *out when it differs from *seen, VG_TIMEOUT when it does not, else the
+ * error (a torn read, a file truncated or replaced under us). */
+static int look(vg_counter *c, const vg_gen *seen, vg_gen *out, vg_error *err) {
+    vg_page_snapshot s;
+    int rc = page_read(c->page, c->ext, &s, err);
+    if (rc != VG_OK) return rc;
+    if (file_gone(&c->file)) return file_gone_error(&c->file, err);
+    note_source(c, &s);
+    if (same_gen(&s, seen)) return VG_TIMEOUT;
+    snap_to_gen(&s, out);
+    return VG_OK;
+}
+
 int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns, void *interrupt,
             vg_error *err) {
     (void)interrupt;
@@ -456,15 +469,7 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
         if (__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_CLOSED; break; }
         if ((rc = file_watch(&c->file, err)) != VG_OK) break;   /* truncated, replaced, removed: say so */
         uint32_t seq = __atomic_load_n(&c->page->seq_count, __ATOMIC_ACQUIRE);
-        vg_page_snapshot s;
-        if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
-        if (file_gone(&c->file)) { rc = file_gone_error(&c->file, err); break; }
-        note_source(c, &s);
-        if (!same_gen(&s, seen)) {
-            snap_to_gen(&s, out);
-            rc = VG_OK;
-            break;
-        }
+        if ((rc = look(c, seen, out, err)) != VG_TIMEOUT) break;
         if (c->wait_kind == WAIT_FUTEX && c->file.guard) {
             /* A file's futex hears only stores to the file: wake up now and then to look at the file itself. */
             int64_t slice = vg_now_ns() + VG_FILE_RECHECK_NS;
@@ -484,13 +489,8 @@ int vg_wait(vg_counter *c, const vg_gen *seen, vg_gen *out, int64_t deadline_ns,
             !__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) { rc = VG_WOKEN; break; }
         if (rc == VG_TIMEOUT) {   /* one last look: a change right at the deadline still counts */
             if ((rc = file_check(&c->file, err)) != VG_OK) break;
-            if ((rc = page_read(c->page, c->ext, &s, err)) != VG_OK) break;
-            if (file_gone(&c->file)) { rc = file_gone_error(&c->file, err); break; }
-            note_source(c, &s);
-            if (!same_gen(&s, seen)) {
-                snap_to_gen(&s, out);
-                rc = VG_OK;
-            } else rc = __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE) ? VG_CLOSED : VG_TIMEOUT;
+            if ((rc = look(c, seen, out, err)) == VG_TIMEOUT && __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE))
+                rc = VG_CLOSED;
             break;
         }
     }
