@@ -95,6 +95,23 @@ def test_options_between_kind_and_file(state: Path) -> None:
     usage_error(cli("decode", "nic-save-state", str(state), "extra"))
 
 
+def test_double_dash_ends_options_even_before_a_name_that_starts_with_a_dash(state: Path, tmp_path: Path) -> None:
+    """argparse's intermixed parsing (options anywhere) dropped a '-'-named operand after '--'."""
+    dashed = tmp_path / "-state.bin"
+    dashed.write_bytes(state.read_bytes())
+    mof = tmp_path / "-p.mof"
+    mof.write_text("[WMI] class P { [WmiDataId(1)] uint32 X; };\n")
+    for args in (["decode", "nic-save-state", "--json", "--", "-state.bin"],
+                 ["decode", "--json", "--", "nic-save-state", "-state.bin"]):
+        r = cli(*args, cwd=str(tmp_path))
+        assert r.returncode == 0 and b'"port_id": 3' in r.stdout, (args, r.stderr)
+    r = cli("mof2h", "--class", "P", "--", "-p.mof", cwd=str(tmp_path))
+    assert r.returncode == 0 and b"UINT32 X;" in r.stdout, r.stderr
+    # after '--' nothing is an option: '--json' is an operand (extra, so a usage error), and a missing file says so
+    usage_error(cli("decode", "nic-save-state", "--", "-state.bin", "--json", cwd=str(tmp_path)))
+    assert "--class" in one_line_error(cli("mof2h", "--", "-p.mof", "--class", cwd=str(tmp_path)))
+
+
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "needs a VALUE" in usage_error(cli("simulate", "set", str(tmp_path / "sim")))
     assert "needs FILE" in usage_error(cli("simulate", "show"))

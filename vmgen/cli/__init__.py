@@ -46,11 +46,27 @@ class _Parser(argparse.ArgumentParser):
                          namespace: Optional[argparse.Namespace] = None) -> Tuple[argparse.Namespace, List[str]]:
         if self._inner or self._subparsers is not None:
             return super().parse_known_args(args, namespace)
+        args = list(sys.argv[1:] if args is None else args)
+        operands: List[str] = []
+        if "--" in args:   # `-- -x.mof`: intermixed parsing loses what follows "--" when it starts with '-'
+            k = args.index("--")
+            args, operands = args[:k], args[k + 1:]
+            # each '-'-named operand stands in as a name no argv string can be (a NUL), then is put back
+            args += [f"\0operand{i}" if o.startswith("-") else o for i, o in enumerate(operands)]
         self._inner = True   # parse_known_intermixed_args calls parse_known_args itself on some Pythons
         try:
-            return self.parse_known_intermixed_args(args, namespace)
+            ns, extra = self.parse_known_intermixed_args(args, namespace)
         finally:
             self._inner = False
+        if operands:
+            def real(v: Any) -> Any:
+                if isinstance(v, str) and v.startswith("\0operand"):
+                    return operands[int(v[len("\0operand"):])]
+                return [real(x) for x in v] if isinstance(v, list) else v
+            for key, value in vars(ns).items():
+                setattr(ns, key, real(value))
+            extra = real(extra)
+        return ns, extra
 
 
 def _load(module: str) -> Optional[Any]:
