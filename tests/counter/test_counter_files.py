@@ -92,7 +92,7 @@ TRUNCATE = """
             print(name, "VmgenError", True)   # vmclock cannot store: nothing to check
         except vmgen.VmgenError as e:
             print(name, "VmgenError", path in str(e) and "truncated" in str(e))
-    w.join(3)
+    w.join(30)   # returns when the waiter ends; the bound only matters on a stalled machine
     print("waiter", type(waited[0]).__name__ if waited else "still blocked")
     print("describe", c.describe().startswith("BROKEN"))
     c.close()
