@@ -85,6 +85,25 @@ def test_an_undeclared_name_stays_an_embedded_object() -> None:
     assert cls.properties[0].embedded_class == "Structure"
 
 
+def test_a_subclass_sees_its_superclasses_local_types() -> None:
+    """A class's local structures and enumerations are in scope in its subclasses (the nearest declaration
+    wins), and still not in unrelated classes; before, a subclass got an embedded object of class 'S'."""
+    doc = mof.parse_document(
+        "[WMI] class A { structure S { uint8 X; }; enumeration E : uint16 { One = 1 }; };\n"
+        "[WMI] class B : A { [WmiDataId(1)] S Q; [WmiDataId(2)] E F; };\n"
+        "[WMI] class C : B { structure S { uint32 Y; }; [WmiDataId(3)] S R; };\n"
+        "[WMI] class D : C { [WmiDataId(4)] S T; };\n"
+        "class Other { S U; };")
+    q, f = doc.get_class("B").properties
+    assert (q.type, q.type_name, f.type, f.type_name) == ("structure", "S", "enumeration", "E")
+    assert [p.name for p in q.declaration.properties] == ["X"]
+    assert [p.name for p in doc.get_class("D").properties[0].declaration.properties] == ["Y"]   # C's S
+    assert doc.get_class("Other").properties[0].type == "object"
+    assert mof.layout(doc.get_class("B")).struct.size == 4                  # UINT8 X, pad, UINT16
+    with pytest.raises(MofError, match="two different structures are called S"):
+        mof.layout(mof.resolve(doc, "D"))   # Q (A's S) and R (C's S) would be two C structs of one name
+
+
 def test_layout_of_enumerations_and_inline_structures() -> None:
     [shape] = mof.parse_document(V3).classes
     lay = mof.layout(shape)   # the properties without WmiDataId (Parent, Corners, M, Origin) are not serialized

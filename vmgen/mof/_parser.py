@@ -101,7 +101,8 @@ Quals = Tuple[Dict[str, Any], Dict[str, Tuple[str, ...]]]
 class _Parser:
     def __init__(self, text: str, doc: MofDocument, path: Optional[str], loader: Optional[Loader],
                  pragmas: Dict[str, Any], depth: int, including: Tuple[str, ...],
-                 types: Optional[Dict[str, Any]] = None, outer: Optional[Dict[str, Any]] = None) -> None:
+                 types: Optional[Dict[str, Any]] = None, outer: Optional[Dict[str, Any]] = None,
+                 class_types: Optional[Dict[str, Tuple[Dict[str, Any], ...]]] = None) -> None:
         self.text = text
         self.pos = Positions(text if isinstance(text, str) else "")
         self.kinds, self.vals, self.starts, self.ends = scan(text, self.pos)
@@ -116,6 +117,9 @@ class _Parser:
         # MOF v3 type names in scope, innermost last: [earlier files of parse_files (read only), top level
         # (shared with included files), class, ...]
         self.scopes: List[Dict[str, Any]] = [outer or {}, types if types is not None else {}]
+        # class name -> the local structure/enumeration scopes of it and its superclasses that declare any, root
+        # first (shared with included files): a subclass sees its superclasses' local types (DSP0004 3.0)
+        self.class_types: Dict[str, Tuple[Dict[str, Any], ...]] = class_types if class_types is not None else {}
 
     # -- token helpers --------------------------------------------------------------------------------
     def where(self, i: int) -> Tuple[int, int]:
@@ -260,7 +264,7 @@ class _Parser:
         self.doc.files.append(target)
         self.doc.warnings.extend(warnings)
         child = _Parser(text, self.doc, target, self.loader, self.pragmas, self.depth + 1,
-                        self.including + (target,), self.scopes[1], self.scopes[0])
+                        self.including + (target,), self.scopes[1], self.scopes[0], self.class_types)
         try:
             child.parse()
         except MofError as exc:
@@ -293,7 +297,8 @@ class _Parser:
                        pragmas=dict(self.pragmas), line=line, column=col, kind=kind, alias=alias, path=self.path)
         names: Dict[str, MofProperty] = {}
         methods: Dict[str, MofMethod] = {}
-        self.scopes.append({})
+        inherited = self.class_types.get(superclass.lower(), ()) if superclass else ()
+        self.scopes += [*inherited, {}]
         while not self.is_punct("}"):
             if self.kinds[self.i] == EOF:
                 raise self.error(self.i, f"expected '}}' to close class {cls.name}, found end of input")
@@ -315,7 +320,12 @@ class _Parser:
                                f"(first at line {names[key].line})", feature.line, feature.column)
             names[key] = feature
             cls.properties.append(feature)
-        self.scopes.pop()
+        own = self.scopes.pop()
+        del self.scopes[len(self.scopes) - len(inherited):]
+        if own and len(inherited) >= _MAX_DEPTH:   # bounds every lookup: parsing stays linear
+            raise self.error(name_i, f"class {name} declares local types below {_MAX_DEPTH} superclasses that "
+                                     "declare local types (the most vmgen reads)")
+        self.class_types[name.lower()] = (*inherited, own) if own else inherited
         self.advance()  # }
         self.expect_punct(";", f"after the closing '}}' of class {cls.name}")
         return cls
