@@ -113,7 +113,8 @@ def parse_in_order(sources: Iterable[Tuple[str, Optional[str], List[str]]], *, c
         doc = _parse_document(text, path, read_mof_file, cpp=cpp, include_dirs=include_dirs,
                               defines=dict(defines) if defines else None, outer_types=dict(earlier))
         doc.warnings[:0] = warnings
-        earlier.update((d.name.lower(), d) for d in [*doc.structures, *doc.enumerations])
+        earlier.update((d.name.lower(), d) for d in doc.structures)
+        earlier.update((e.name.lower(), e) for e in doc.enumerations)
         yield doc
 
 
