@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Protocol, Tuple, TypeVar
 
 # The scalar types of the MOF subset vmgen lays out (lower case; MOF type names are case-insensitive).
 INTEGER_TYPES = ("uint8", "uint16", "uint32", "uint64", "sint8", "sint16", "sint32", "sint64")
@@ -24,6 +24,22 @@ def _lookup(qualifiers: Dict[str, Any], name: str, default: Any) -> Any:
         if key.lower() == low:
             return value
     return default
+
+
+class _HasName(Protocol):
+    name: str
+
+
+_T = TypeVar("_T", bound=_HasName)
+
+
+def _named(items: Iterable[_T], name: str, missing: str) -> _T:
+    """The item whose .name is ``name``, case-insensitive like MOF; KeyError(missing) if there is none."""
+    low = name.lower()
+    for item in items:
+        if item.name.lower() == low:
+            return item
+    raise KeyError(missing)
 
 
 def _int_qualifier(qualifiers: Dict[str, Any], name: str) -> Optional[int]:
@@ -116,11 +132,7 @@ class MofClass:
 
     def get_property(self, name: str) -> MofProperty:
         """The property called ``name`` (case-insensitive, like MOF); KeyError if there is none."""
-        low = name.lower()
-        for p in self.properties:
-            if p.name.lower() == low:
-                return p
-        raise KeyError(f"{self.name} has no property {name!r}")
+        return _named(self.properties, name, f"{self.name} has no property {name!r}")
 
     @property
     def uuid(self) -> Optional[str]:
@@ -189,11 +201,7 @@ class MofStructure:
         return props
 
     def get_property(self, name: str) -> MofProperty:
-        low = name.lower()
-        for p in self.all_properties():
-            if p.name.lower() == low:
-                return p
-        raise KeyError(f"structure {self.name} has no property {name!r}")
+        return _named(self.all_properties(), name, f"structure {self.name} has no property {name!r}")
 
 
 @dataclass
@@ -232,11 +240,7 @@ class MofEnumeration:
 
     def get_value(self, name: str) -> MofEnumValue:
         """The value called ``name`` (case-insensitive); KeyError if there is none."""
-        low = name.lower()
-        for v in self.values:
-            if v.name.lower() == low:
-                return v
-        raise KeyError(f"enumeration {self.name} has no value {name!r}")
+        return _named(self.values, name, f"enumeration {self.name} has no value {name!r}")
 
 
 @dataclass(frozen=True)
@@ -309,8 +313,4 @@ class MofDocument:
     enumerations: List[MofEnumeration] = field(default_factory=list)  # MOF v3, top level
 
     def get_class(self, name: str) -> MofClass:
-        low = name.lower()
-        for c in self.classes:
-            if c.name.lower() == low:
-                return c
-        raise KeyError(f"no class {name!r}")
+        return _named(self.classes, name, f"no class {name!r}")
