@@ -9,7 +9,7 @@ DSP0004 qualifiers declared Restricted: Abstract, Deprecated, Experimental, Over
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..errors import MofError
 from ._parser import _signature, _type_signature
@@ -181,44 +181,40 @@ def _overlay(items: List[Any], index: Dict[str, int], cls: MofClass, own: Sequen
 
 
 def merge_documents(docs: Sequence[MofDocument]) -> MofDocument:
-    """Several files' documents as one (parse_files): a class declared again replaces the earlier one."""
+    """Several files' documents as one (parse_files): a class, structure or enumeration declared again in a
+    later file replaces the earlier one, with a warning when the two differ (two files that each #pragma
+    include one common file declare its types twice, and say nothing)."""
     out = MofDocument()
-    where: Dict[str, int] = {}
+    classes: Dict[str, int] = {}
+    structures: Dict[str, int] = {}
+    enumerations: Dict[str, int] = {}
     for doc in docs:
         for c in doc.classes:
-            i = where.get(c.name.lower())
-            if i is None:
-                where[c.name.lower()] = len(out.classes)
-                out.classes.append(c)
-            elif _signature(c) != _signature(out.classes[i]):
-                out.warnings.append(f"{c.path or '<MOF>'}: line {c.line}: class {c.name} is declared again (first "
-                                    f"in {out.classes[i].path}): the later declaration replaces it")
-                out.classes[i] = c
+            _add_or_replace(out.classes, classes, c, _signature, "class", out.warnings)
         out.instances += doc.instances
         out.qualifier_decls += doc.qualifier_decls
         out.pragmas += doc.pragmas
         out.files += [f for f in doc.files if f not in out.files]
         out.warnings += doc.warnings
-        _merge_types(out.structures, doc.structures, out.warnings)
-        _merge_types(out.enumerations, doc.enumerations, out.warnings)
+        for st in doc.structures:
+            _add_or_replace(out.structures, structures, st, _type_signature, "structure", out.warnings)
+        for en in doc.enumerations:
+            _add_or_replace(out.enumerations, enumerations, en, _type_signature, "enumeration", out.warnings)
     return out
 
 
-def _merge_types(out: List[Any], later: Sequence[Any], warnings: List[str]) -> None:
-    """A MOF v3 structure or enumeration declared again in a later file replaces the earlier one (two files
-    that each #pragma include one common file declare its types twice): a warning only when they differ."""
-    where = {d.name.lower(): i for i, d in enumerate(out)}
-    for d in later:
-        i = where.get(d.name.lower())
-        if i is None:
-            where[d.name.lower()] = len(out)
-            out.append(d)
-            continue
-        if _type_signature(d) != _type_signature(out[i]):
-            kind = "structure" if hasattr(d, "superstructure") else "enumeration"
-            warnings.append(f"{d.path or '<MOF>'}: line {d.line}: {kind} {d.name} is declared again (first in "
-                            f"{out[i].path}): the later declaration replaces it")
-        out[i] = d
+def _add_or_replace(out: List[Any], where: Dict[str, int], item: Any, signature: Callable[[Any], Any], kind: str,
+                    warnings: List[str]) -> None:
+    """item appended to out, or in place of the declaration of its name (where: lower-case name -> index)
+    when it says something different; an identical declaration again changes nothing."""
+    i = where.get(item.name.lower())
+    if i is None:
+        where[item.name.lower()] = len(out)
+        out.append(item)
+    elif signature(item) != signature(out[i]):
+        warnings.append(f"{item.path or '<MOF>'}: line {item.line}: {kind} {item.name} is declared again (first "
+                        f"in {out[i].path}): the later declaration replaces it")
+        out[i] = item
 
 
 def resolved_or_none(doc: MofDocument, cls: MofClass) -> Optional[MofClass]:
